@@ -1,0 +1,155 @@
+"""MNIST held as one tensor on the training device, cut into batches from a randperm.
+
+The files are read once through torchvision; after that no PIL, no worker processes:
+each batch is an index into the uint8 tensor, and augmentation (random rotation,
+translation and scale, drawn per image) is applied to the whole batch at once with
+`F.affine_grid` + `F.grid_sample`.
+
+    from data import load_mnist, TensorLoader
+    (x_train, y_train), (x_test, y_test) = load_mnist("../shared/data", download=False)
+    train_loader = TensorLoader(x_train, y_train, 128, shuffle=True, rotate=7.0, seed=1)
+"""
+import math
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+DEFAULT_DATA_DIR = "./data"
+DATA_DIR_ENV = "MNIST_DATA_DIR"
+
+# file name -> (IDX magic number, shape after the count of items)
+IDX_FILES = {
+    "train-images-idx3-ubyte": (0x00000803, (28, 28)),
+    "train-labels-idx1-ubyte": (0x00000801, ()),
+    "t10k-images-idx3-ubyte": (0x00000803, (28, 28)),
+    "t10k-labels-idx1-ubyte": (0x00000801, ()),
+}
+
+
+class DataError(Exception):
+    """Missing or corrupt MNIST files: a problem the user can fix, reported in one message."""
+
+
+def resolve_data_dir(data_dir=None):
+    """--data-dir, else $MNIST_DATA_DIR, else ./data."""
+    return data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+
+
+def check_idx_file(path):
+    """Check an IDX file's magic number and length against what MNIST needs; return its item count."""
+    magic, item_shape = IDX_FILES[path.name]
+    ndim = 1 + len(item_shape)
+    header_size = 4 * (1 + ndim)
+    size = path.stat().st_size
+    fresh_copy = (f"Delete it and run again to download a fresh copy, or point --data-dir "
+                  f"(or ${DATA_DIR_ENV}) at a good copy.")
+    if size < header_size:
+        raise DataError(f"{path}: only {size} bytes, shorter than an IDX header: "
+                        f"the file is truncated. {fresh_copy}")
+    with open(path, "rb") as f:
+        header = f.read(header_size)
+    found = int.from_bytes(header[:4], "big")
+    if found != magic:
+        raise DataError(f"{path}: wrong magic number 0x{found:08x} (expected 0x{magic:08x}): "
+                        f"not an uncompressed MNIST IDX file. {fresh_copy}")
+    dims = [int.from_bytes(header[4 * i:4 * i + 4], "big") for i in range(1, 1 + ndim)]
+    if tuple(dims[1:]) != item_shape:
+        raise DataError(f"{path}: items of shape {tuple(dims[1:])}, expected {item_shape}. {fresh_copy}")
+    expected = header_size + math.prod(dims)
+    if size != expected:
+        raise DataError(f"{path}: {size} bytes, expected {expected} for {dims[0]} items: "
+                        f"the file is truncated or padded. {fresh_copy}")
+    return dims[0]
+
+
+def load_mnist(root, download=True):
+    """Return ((train_images, train_labels), (test_images, test_labels)): uint8 (N, 28, 28), int64 (N,).
+
+    Raises DataError, never a traceback-worthy exception, for data the user can fix.
+    """
+    from torchvision import datasets  # torchvision's import costs a second: only pay it when reading
+
+    raw = Path(root) / "MNIST" / "raw"
+    missing = [name for name in IDX_FILES if not (raw / name).is_file()]
+    if missing and download:
+        try:
+            datasets.MNIST(root, train=True, download=True)
+        except Exception as err:  # no network, a read-only folder, a failed checksum: all say the same
+            first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise DataError(f"MNIST not found in {raw} and the download failed ({first_line}). "
+                            f"Point --data-dir or ${DATA_DIR_ENV} at a folder holding "
+                            f"MNIST/raw/*-ubyte.") from None
+        missing = [name for name in IDX_FILES if not (raw / name).is_file()]
+    if missing:
+        raise DataError(f"MNIST not found: {raw} lacks {', '.join(missing)}. Point --data-dir or "
+                        f"${DATA_DIR_ENV} at a folder holding MNIST/raw/*-ubyte, or allow the download.")
+
+    splits = []
+    for train, prefix in ((True, "train"), (False, "t10k")):
+        n_images = check_idx_file(raw / f"{prefix}-images-idx3-ubyte")
+        n_labels = check_idx_file(raw / f"{prefix}-labels-idx1-ubyte")
+        if n_images != n_labels:
+            raise DataError(f"{raw}: {n_images} {prefix} images but {n_labels} labels: the files "
+                            f"do not belong together. Delete them and run again to download a fresh copy.")
+        split = datasets.MNIST(root, train=train, download=False)
+        if int(split.targets.max()) > 9:
+            raise DataError(f"{raw / f'{prefix}-labels-idx1-ubyte'}: labels outside 0-9: the file is corrupt.")
+        splits.append((split.data, split.targets))
+    return tuple(splits)
+
+
+def random_affine(x, generator, rotate=0.0, translate=0.0, scale=0.0):
+    """Rotate by up to +-rotate degrees, shift by up to +-translate of the size, zoom by 1+-scale.
+
+    Parameters are drawn per image; black (0) fills what comes in from outside, as PIL's
+    RandomRotation does. x: (N, 1, H, W) in [0, 1].
+    """
+    n = x.shape[0]
+    draw = lambda: torch.rand(n, generator=generator) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    angle = draw() * math.radians(rotate)
+    zoom = 1 + draw() * scale
+    shift = torch.stack([draw(), draw()], dim=1) * 2 * translate  # grid coordinates span 2
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class TensorLoader:
+    """Batches of normalized (N, 1, 28, 28) images cut from one uint8 tensor held on `device`.
+
+    Training loaders shuffle (a fresh randperm each epoch) and may augment; test loaders
+    do neither. All randomness comes from `self.generator` (CPU, seeded), so its state
+    is all a checkpoint needs to replay the data order and augmentation exactly.
+    """
+
+    def __init__(self, images, labels, batch_size, device="cpu", shuffle=False,
+                 rotate=0.0, translate=0.0, scale=0.0, seed=0):
+        self.images = images.to(device)
+        self.labels = labels.to(device)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.augment = dict(rotate=rotate, translate=translate, scale=scale)
+        self.augments = any(self.augment.values())
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.labels)
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.labels.device)
+        else:
+            order = torch.arange(n, device=self.labels.device)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            x = self.images[idx].unsqueeze(1).float().div_(255)
+            if self.augments:
+                x = random_affine(x, self.generator, **self.augment)
+            yield x.sub_(MNIST_MEAN).div_(MNIST_STD), self.labels[idx]

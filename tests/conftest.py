@@ -1,0 +1,47 @@
+"""Shared fixtures: tiny MNIST-format IDX files written by the tests themselves (no network)."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED_MNIST = ROOT.parent / "shared" / "data"
+
+
+def write_idx(path, tensor):
+    """Write a uint8 tensor in IDX format: magic 0x0000 08 <ndim>, big-endian dims, raw bytes."""
+    header = bytes([0, 0, 8, tensor.dim()]) + b"".join(d.to_bytes(4, "big") for d in tensor.shape)
+    path.write_bytes(header + tensor.to(torch.uint8).numpy().tobytes())
+
+
+def label_coded_images(labels):
+    """Each image: a flat square whose brightness encodes its label, so tests can check alignment."""
+    images = torch.zeros(len(labels), 28, 28, dtype=torch.uint8)
+    for i, label in enumerate(labels.tolist()):
+        images[i, 4:24, 4:24] = 20 * (label + 1)
+    return images
+
+
+def make_tiny_mnist(root, n_train=256, n_test=64):
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = torch.arange(n) % 10
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", label_coded_images(labels))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+    return Path(root)
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    """A data root holding MNIST/raw/ with 256 training and 64 test images."""
+    return make_tiny_mnist(tmp_path / "data")
+
+
+@pytest.fixture
+def real_mnist():
+    if not (SHARED_MNIST / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
+        pytest.skip(f"real MNIST not found at {SHARED_MNIST} (needed for this accuracy check)")
+    return SHARED_MNIST

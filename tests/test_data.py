@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from conftest import label_coded_images, write_idx
+from data import MNIST_MEAN, MNIST_STD, DataError, TensorLoader, load_mnist, random_affine, resolve_data_dir
+
+
+def denormalize(x):
+    return x * MNIST_STD + MNIST_MEAN
+
+
+def test_load_mnist_reads_idx_files(tiny_mnist):
+    (train_x, train_y), (test_x, test_y) = load_mnist(tiny_mnist, download=False)
+    assert train_x.shape == (256, 28, 28) and train_x.dtype == torch.uint8
+    assert test_x.shape == (64, 28, 28)
+    assert torch.equal(train_y, torch.arange(256) % 10)
+    assert torch.equal(test_x, label_coded_images(torch.arange(64) % 10))
+
+
+def test_data_dir_flag_beats_environment(monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", "/from/env")
+    assert resolve_data_dir("/from/flag") == "/from/flag"
+    assert resolve_data_dir(None) == "/from/env"
+    monkeypatch.delenv("MNIST_DATA_DIR")
+    assert resolve_data_dir(None) == "./data"
+
+
+def test_missing_data_names_the_folder(tmp_path):
+    with pytest.raises(DataError, match=r"MNIST not found: .*MNIST/raw lacks train-images-idx3-ubyte.*--data-dir"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_truncated_file(tiny_mnist):
+    path = tiny_mnist / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: \d+ bytes, expected \d+ .*truncated"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_wrong_magic_number(tiny_mnist):
+    path = tiny_mnist / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + path.read_bytes()[4:])  # what a gzip file starts with
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte: wrong magic number 0x1f8b0800 .*fresh copy"):
+        load_mnist(tiny_mnist, download=False)
+    assert path.exists(), "a corrupt file is reported, never deleted"
+
+
+def test_images_and_labels_must_match(tiny_mnist):
+    write_idx(tiny_mnist / "MNIST" / "raw" / "train-labels-idx1-ubyte", torch.zeros(10, dtype=torch.uint8))
+    with pytest.raises(DataError, match="256 train images but 10 labels"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def ids_loader(n=50, batch_size=8, **kwargs):
+    """A loader whose labels are the image indices, so every batch says which images it holds."""
+    return TensorLoader(torch.zeros(n, 28, 28, dtype=torch.uint8), torch.arange(n), batch_size, **kwargs)
+
+
+def test_every_image_once_per_epoch_in_a_new_order():
+    loader = ids_loader(shuffle=True, seed=3)
+    epochs = [torch.cat([y for _, y in loader]) for _ in range(3)]
+    assert len(loader) == 7  # 50 images in batches of 8: the last batch is partial, not dropped
+    for order in epochs:
+        assert torch.equal(order.sort().values, torch.arange(50))
+    assert not torch.equal(epochs[0], epochs[1]) and not torch.equal(epochs[1], epochs[2])
+
+
+def test_test_loader_keeps_order_and_never_augments():
+    labels = torch.arange(30) % 10
+    images = label_coded_images(labels)
+    loader = TensorLoader(images, labels, 7)  # the defaults: no shuffle, no augmentation
+    x = torch.cat([x for x, _ in loader])
+    assert torch.equal(torch.cat([y for _, y in loader]), labels)
+    assert torch.allclose(denormalize(x).squeeze(1), images.float() / 255, atol=1e-6)
+
+
+def test_augmentation_keeps_shapes_and_labels_aligned():
+    labels = torch.arange(64) % 10
+    loader = TensorLoader(label_coded_images(labels), labels, 16, shuffle=True, rotate=15.0,
+                          translate=0.05, scale=0.05, seed=0)
+    for x, y in loader:
+        assert x.shape == (len(y), 1, 28, 28) and x.dtype == torch.float32
+        # The centre of each flat square survives a small rotation and shift: it still encodes the label.
+        centre = denormalize(x[:, 0, 12:16, 12:16]).mean((1, 2)) * 255
+        assert torch.allclose(centre, 20.0 * (y + 1), atol=0.5)
+
+
+def test_augmentation_changes_images_with_per_image_parameters():
+    x = label_coded_images(torch.zeros(8, dtype=torch.long)).unsqueeze(1).float() / 255
+    out = random_affine(x, torch.Generator().manual_seed(0), rotate=10.0)
+    assert not torch.allclose(out, x)
+    assert len({round(float((o - x[0]).abs().sum()), 3) for o in out}) == 8, "each image its own angle"
+    same = random_affine(x, torch.Generator().manual_seed(0))
+    assert torch.allclose(same, x, atol=1e-5), "no augmentation asked, none done"
+
+
+def test_same_seed_same_batches():
+    def first_batch(seed):
+        labels = torch.arange(40) % 10
+        loader = TensorLoader(label_coded_images(labels), labels, 8, shuffle=True, rotate=7.0, seed=seed)
+        return next(iter(loader))
+    (x1, y1), (x2, y2), (x3, _) = first_batch(5), first_batch(5), first_batch(6)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2)
+    assert not torch.equal(x1, x3)

@@ -1,0 +1,203 @@
+"""train.py end to end on tiny IDX files: dry run, errors, checkpoints, resume, eval, determinism."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+import train
+from conftest import ROOT
+
+FAST = ["--batch-size", "64", "--device", "cpu", "--no-download"]
+
+
+def run_main(capsys, *argv):
+    code = train.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_cli(*argv, timeout=120):
+    return subprocess.run([sys.executable, "train.py", *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_dry_run_end_to_end(tiny_mnist, tmp_path, capsys):
+    code, out, _ = run_main(capsys, "--model", "model3", "--data-dir", str(tiny_mnist), "--out", str(tmp_path),
+                            "--dry-run", *FAST)
+    assert code == 0
+    assert "Total params:" in out  # the torchsummary table
+    assert "Test set: Average loss:" in out and "/64 (" in out  # 3 test batches cover all 64 images
+    run_dir = tmp_path / "model3-seed1"
+    record = metrics(run_dir)
+    assert record["dry_run"] and len(record["epochs"]) == 1
+    assert set(record["epochs"][0]) >= {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
+                                        "seconds"}
+    for name in ("checkpoint.pt", "best.pt", "model.pt", "curves.png", "misclassified.png", "confusion.png"):
+        assert (run_dir / name).is_file(), name
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "os"], "argument --model: invalid choice: 'os'"),
+    (["--model", "../model3"], "invalid choice: '../model3'"),
+    (["--model", "model3", "--epochs", "0"], "argument --epochs: must be above zero, got 0"),
+    (["--model", "model3", "--batch-size", "-4"], "argument --batch-size: must be above zero, got -4"),
+    (["--model", "model3", "--lr", "nan"], "argument --lr: must be above zero, got nan"),
+    (["--model", "model3", "--lr", "fast"], "argument --lr: 'fast' is not a number"),
+    ([], "--model is required; choose from model1, model2, model3"),
+])
+def test_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse_args(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "train.py: error:" in err and all(name in err for name in train.MODELS)
+
+
+def test_unknown_model_from_the_command_line_imports_nothing():
+    result = run_cli("--model", "os")
+    assert result.returncode == 2
+    assert "invalid choice: 'os' (choose from" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_data_is_one_clear_message(tmp_path):
+    result = run_cli("--model", "model3", "--data-dir", str(tmp_path / "nowhere"), "--no-download")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"MNIST not found: {tmp_path / 'nowhere' / 'MNIST' / 'raw'} lacks" in result.stderr
+    assert "--data-dir" in result.stderr and "MNIST_DATA_DIR" in result.stderr
+
+
+def test_failed_download_is_one_clear_message(tmp_path, monkeypatch, capsys):
+    from torchvision import datasets
+
+    def no_network(self):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: no network")
+    monkeypatch.setattr(datasets.MNIST, "download", no_network)
+    code, _, err = run_main(capsys, "--model", "model3", "--data-dir", str(tmp_path), "--device", "cpu")
+    assert code == 1
+    assert "and the download failed (Error downloading train-images-idx3-ubyte.gz: no network)" in err
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    train.save_atomic({"epoch": 1}, path)
+
+    def broken_save(obj, f):
+        with open(f, "wb") as handle:
+            handle.write(b"half a checkpo")
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        train.save_atomic({"epoch": 2}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    assert list(tmp_path.iterdir()) == [path], "no temporary file left behind"
+
+
+def short_run(capsys, tiny_mnist, out, *extra):
+    return run_main(capsys, "--model", "model3", "--data-dir", str(tiny_mnist), "--out", str(out),
+                    "--epochs", "3", *FAST, *extra)
+
+
+def test_same_seed_same_numbers_and_other_seed_differs(tiny_mnist, tmp_path, capsys):
+    for out, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        assert short_run(capsys, tiny_mnist, tmp_path / out, "--seed", seed)[0] == 0
+    strip = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
+    a, b, c = (strip(metrics(tmp_path / out / f"model3-seed{s}")) for out, s in (("a", 7), ("b", 7), ("c", 8)))
+    assert a == b
+    assert a != c
+
+
+def test_resume_equals_uninterrupted(tiny_mnist, tmp_path, capsys, monkeypatch):
+    assert short_run(capsys, tiny_mnist, tmp_path / "whole")[0] == 0
+    whole = metrics(tmp_path / "whole" / "model3-seed1")
+
+    # Break the second run during epoch 2, as a Ctrl-C would.
+    real_test, calls = train.test, []
+
+    def interrupted_test(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_test(*args, **kwargs)
+    monkeypatch.setattr(train, "test", interrupted_test)
+    code, out, _ = short_run(capsys, tiny_mnist, tmp_path / "broken")
+    checkpoint = tmp_path / "broken" / "model3-seed1" / "checkpoint.pt"
+    assert code == 130
+    assert f"The checkpoint of epoch 1 is {checkpoint}; continue with: python train.py --resume {checkpoint}" in out
+    monkeypatch.setattr(train, "test", real_test)
+
+    code, out, _ = run_main(capsys, "--resume", str(checkpoint), "--device", "cpu", "--no-download")
+    assert code == 0 and "Resuming model3 seed 1 after epoch 1 of 3" in out
+    resumed = metrics(tmp_path / "broken" / "model3-seed1")
+    drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
+    assert drop_time(resumed) == drop_time(whole)
+
+
+def test_eval_matches_the_last_epoch(tiny_mnist, tmp_path, capsys):
+    assert short_run(capsys, tiny_mnist, tmp_path)[0] == 0
+    run_dir = tmp_path / "model3-seed1"
+    last = metrics(run_dir)["epochs"][-1]
+    code, out, _ = run_main(capsys, "--eval", str(run_dir / "model.pt"), "--data-dir", str(tiny_mnist), *FAST[2:])
+    assert code == 0
+    assert (f"Test set: Average loss: {last['test_loss']:.4f}, Accuracy: {last['test_correct']}/64 "
+            f"({last['test_accuracy']:.2f}%)") in out
+    best = torch.load(run_dir / "best.pt", weights_only=True)
+    assert best["test_accuracy"] == max(m["test_accuracy"] for m in metrics(run_dir)["epochs"])
+
+
+def test_checkpoint_of_another_model_or_garbage(tiny_mnist, tmp_path, capsys):
+    assert short_run(capsys, tiny_mnist, tmp_path, "--dry-run")[0] == 0
+    checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
+    code, _, err = run_main(capsys, "--resume", str(checkpoint), "--model", "model2", "--device", "cpu")
+    assert code == 1 and f"error: {checkpoint} holds model3 weights, not model2" in err
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"this is not a checkpoint")
+    code, _, err = run_main(capsys, "--eval", str(garbage), "--device", "cpu")
+    assert code == 1 and f"error: {garbage}: not a readable checkpoint" in err
+    code, _, err = run_main(capsys, "--resume", str(tmp_path / "model3-seed1" / "model.pt"), "--device", "cpu")
+    assert code == 1 and "holds weights only; --resume needs a checkpoint.pt" in err
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_mnist, tmp_path, capsys, monkeypatch):
+    real_loss, calls = train.F.nll_loss, []
+
+    def loss_turns_nan(output, target, **kwargs):
+        loss = real_loss(output, target, **kwargs)
+        calls.append(1)
+        return loss * float("nan") if len(calls) > 6 else loss  # 4 batches an epoch, so during epoch 2
+    monkeypatch.setattr(train.F, "nll_loss", loss_turns_nan)
+    code, _, err = short_run(capsys, tiny_mnist, tmp_path)
+    checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
+    assert code == 1
+    assert f"model3 seed 1, epoch 2: the loss became nan" in err
+    assert f"the last good checkpoint is {checkpoint}" in err
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
+
+
+def test_sigint_stops_a_real_run_with_a_usable_checkpoint(tiny_mnist, tmp_path):
+    run_dir = tmp_path / "model3-seed1"
+    proc = subprocess.Popen([sys.executable, "train.py", "--model", "model3", "--data-dir", str(tiny_mnist),
+                             "--out", str(tmp_path), "--epochs", "200", "--batch-size", "16", "--device", "cpu",
+                             "--no-download"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Traceback" not in out
+    assert f"continue with: python train.py --resume {run_dir / 'checkpoint.pt'}" in out
+    checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert checkpoint["epoch"] >= 1 and len(checkpoint["metrics"]) == checkpoint["epoch"]

@@ -1,0 +1,139 @@
+"""Benchmark: model3 fed from tensors on the device vs the classic DataLoader + PIL pipeline.
+
+Both pipelines train the same model file with the same optimizer through the same
+train_epoch(); only the data path differs. Measured in one run on one device:
+
+1. seconds per training epoch, images per second, and their ratio (in this process);
+2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
+   script training the same model for 2 epochs with its test passes (subprocesses).
+
+Usage:
+    python bench.py --data-dir ../shared/data            # CUDA when present, else CPU
+    python bench.py --data-dir ../shared/data --skip-whole
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import torch
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would be noise in a benchmark's output
+
+import model3  # noqa: E402  (after TQDM_DISABLE, before nothing else that reads it)
+import train  # noqa: E402
+from data import MNIST_MEAN, MNIST_STD, DataError, TensorLoader, load_mnist, resolve_data_dir  # noqa: E402
+
+CLASSIC_BATCH_SIZE = 128
+CLASSIC_WORKERS = 2
+CLASSIC_ROTATION = 7
+
+
+def classic_loaders(root, batch_size=CLASSIC_BATCH_SIZE, workers=CLASSIC_WORKERS):
+    """The pipeline of pytorch/examples and the reference write-up: PIL transforms per image."""
+    from torch.utils.data import DataLoader
+    from torchvision import datasets, transforms
+
+    normalize = [transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))]
+    train_set = datasets.MNIST(root, train=True, transform=transforms.Compose(
+        [transforms.RandomRotation(CLASSIC_ROTATION), *normalize]))
+    test_set = datasets.MNIST(root, train=False, transform=transforms.Compose(normalize))
+    return (DataLoader(train_set, batch_size, shuffle=True, num_workers=workers, pin_memory=True,
+                       persistent_workers=True),
+            DataLoader(test_set, 1000, shuffle=False, num_workers=workers, persistent_workers=True))
+
+
+def tensor_loaders(root, device, batch_size):
+    recipe = model3.RECIPE
+    (train_x, train_y), (test_x, test_y) = load_mnist(root, download=False)
+    return (TensorLoader(train_x, train_y, batch_size, device, shuffle=True, rotate=recipe.get("rotate", 0.0),
+                         translate=recipe.get("translate", 0.0), scale=recipe.get("scale", 0.0), seed=0),
+            TensorLoader(test_x, test_y, train.EVAL_BATCH_SIZE, device))
+
+
+def time_epochs(train_loader, device, epochs):
+    """Mean seconds of a training epoch after one untimed warm-up epoch (workers, allocator, caches)."""
+    torch.manual_seed(0)
+    model = model3.Net().to(device)
+    recipe = {**model3.RECIPE, "epochs": epochs + 1}
+    optimizer = train.make_optimizer(model, recipe)
+    scheduler, per_batch = train.make_scheduler(optimizer, recipe, len(train_loader))
+    times = []
+    for _ in range(epochs + 1):
+        began = time.perf_counter()
+        train.train_epoch(model, train_loader, optimizer, scheduler, per_batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - began)
+    return sum(times[1:]) / epochs
+
+
+def classic_run(root, device, epochs):
+    """What a classic script does: train and test through DataLoaders, every epoch."""
+    train_loader, test_loader = classic_loaders(root)
+    torch.manual_seed(1)
+    model = model3.Net().to(device)
+    recipe = {**model3.RECIPE, "epochs": epochs}
+    optimizer = train.make_optimizer(model, recipe)
+    scheduler, per_batch = train.make_scheduler(optimizer, recipe, len(train_loader))
+    for _ in range(epochs):
+        train.train_epoch(model, train_loader, optimizer, scheduler, per_batch)
+        result = train.test(model, test_loader)
+        print(train.test_line(result))
+
+
+def wall_seconds(command):
+    began = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - began
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--epochs", type=int, default=1, help="timed epochs per pipeline, after a warm-up")
+    parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
+    parser.add_argument("--classic-run", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = resolve_data_dir(args.data_dir)
+    device = train.pick_device(args.device)
+    try:
+        load_mnist(root, download=False)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if args.classic_run:
+        classic_run(root, device, args.classic_run)
+        return 0
+
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"model3 ({train.count_params(model3.Net()):,} params), torch {torch.__version__}, {name}")
+    batch = model3.RECIPE["batch_size"]
+    tensor_train, _ = tensor_loaders(root, device, batch)
+    classic_train, _ = classic_loaders(root)
+    n = len(tensor_train.labels)
+    fast = time_epochs(tensor_train, device, args.epochs)
+    slow = time_epochs(classic_train, device, args.epochs)
+    print(f"{'pipeline':<44} {'s/epoch':>8} {'images/s':>9}")
+    print(f"{f'tensors on {device.type}, batch augmentation, batch {batch}':<44} {fast:>8.2f} {n / fast:>9.0f}")
+    print(f"{f'DataLoader + PIL RandomRotation, batch {CLASSIC_BATCH_SIZE}, 2 workers':<44} "
+          f"{slow:>8.2f} {n / slow:>9.0f}")
+    print(f"training epoch speed-up: {slow / fast:.2f}x")
+
+    if not args.skip_whole:
+        here = os.path.dirname(os.path.abspath(__file__))
+        ours = wall_seconds([sys.executable, os.path.join(here, "train.py"), "--model", "model3", "--epochs", "2",
+                             "--data-dir", root, "--device", device.type, "--no-download",
+                             "--out", os.path.join(here, "runs", "bench")])
+        classic = wall_seconds([sys.executable, os.path.abspath(__file__), "--classic-run", "2",
+                                "--data-dir", root, "--device", device.type])
+        print(f"whole process, 2 epochs with test passes: train.py {ours:.1f} s, classic {classic:.1f} s, "
+              f"speed-up {classic / ours:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Seed sweeps, plots and the README table generated from runs."""
+import json
+import statistics
+
+import pytest
+import torch
+
+import report
+import train
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_sweep_makes_one_folder_per_seed_and_a_true_summary(tiny_mnist, tmp_path, capsys):
+    code = train.main(["--model", "model2", "--data-dir", str(tiny_mnist), "--out", str(tmp_path), "--epochs", "2",
+                       "--batch-size", "64", "--seeds", "3,1,2", "--device", "cpu", "--no-download"])
+    out = capsys.readouterr().out
+    assert code == 0
+    records = {seed: json.loads((tmp_path / f"model2-seed{seed}" / "metrics.json").read_text())
+               for seed in (1, 2, 3)}
+    summary = json.loads((tmp_path / "model2-summary.json").read_text())
+    assert [row["seed"] for row in summary["seeds"]] == [3, 1, 2]
+    best = [max(m["test_accuracy"] for m in records[s]["epochs"]) for s in (3, 1, 2)]
+    lowest = [min(m["test_accuracy"] for m in records[s]["epochs"][-5:]) for s in (3, 1, 2)]
+    assert summary["best"]["mean"] == pytest.approx(statistics.fmean(best))
+    assert summary["best"]["std"] == pytest.approx(statistics.stdev(best))
+    assert summary["min_last"]["mean"] == pytest.approx(sum(lowest) / 3)
+    assert summary["target_met"] == 0 and summary["runs"] == 3  # 2 epochs of 256 images: nowhere near
+    assert "target met on 0/3 seeds" in out
+    assert out.count("TARGET MISSED:") == 3
+
+
+def test_plots_are_real_pngs(tmp_path):
+    record = {"model": "model3", "seed": 1, "params": 1234, "epochs": [
+        {"epoch": e, "train_loss": 1 / e, "test_loss": 0.8 / e, "train_accuracy": 97 + e / 2,
+         "test_accuracy": 98 + e / 3} for e in (1, 2, 3)]}
+    labels = torch.arange(30) % 10
+    predictions = labels.clone()
+    predictions[[2, 5, 7]] = 0
+    report.save_run_plots(record, torch.rand(30, 28, 28), labels, predictions, tmp_path)
+    for name in report.PICTURES:
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 1000, name
+
+
+def test_confusion_matrix_counts():
+    counts = report.confusion_matrix(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]))
+    assert counts[0][:3] == [1, 1, 0] and counts[1][1] == 1 and counts[2][1] == 1
+    assert sum(map(sum, counts)) == 4
+
+
+def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(report, "save_run_plots", lambda *a: (_ for _ in ()).throw(RuntimeError("no fonts")))
+    train.save_plots({}, torch.zeros(1, 28, 28), torch.zeros(1), torch.zeros(1), tmp_path)
+    assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
+
+
+def fake_run(runs, model, seed, accuracies, met):
+    run_dir = runs / f"{model}-seed{seed}"
+    run_dir.mkdir(parents=True)
+    epochs = [{"epoch": i + 1, "test_accuracy": a, "seconds": 2.0} for i, a in enumerate(accuracies)]
+    (run_dir / "metrics.json").write_text(json.dumps(
+        {"model": model, "seed": seed, "params": 5000, "dry_run": False, "target_met": met, "epochs": epochs}))
+
+
+def test_report_rewrites_only_the_marked_section(tmp_path):
+    runs = tmp_path / "runs"
+    fake_run(runs, "model3", 1, [99.0, 99.41, 99.42, 99.45, 99.40, 99.44], True)
+    fake_run(runs, "model3", 2, [99.1, 99.50, 99.38, 99.45, 99.41, 99.42], False)
+    before, after = "# Title\n\nhand-written text\n", "\n## Later section\nmore text\n"
+    readme = tmp_path / "README.md"
+    readme.write_text(before + report.START_MARK + "\nstale table\n" + report.END_MARK + after)
+    assert report.main(["--runs", str(runs), "--readme", str(readme), "--assets", ""]) == 0
+    text = readme.read_text()
+    assert text.startswith(before + report.START_MARK) and text.endswith(report.END_MARK + after)
+    assert "stale table" not in text
+    assert "| model3 | 5,000 | 6 | 1, 2 | 99.50% | 99.38% | 1/2 |" in text
+    assert "| model3 | 2 | 99.50% | 99.38 99.45 99.41 99.42 99.00 | missed | 12 |" not in text
+    assert "| model3 | 2 | 99.50% | 99.50 99.38 99.45 99.41 99.42 | missed | 12 |" in text
+
+
+def test_report_refuses_a_readme_without_markers(tmp_path, capsys):
+    fake_run(tmp_path / "runs", "model3", 1, [99.5] * 5, True)
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    assert report.main(["--runs", str(tmp_path / "runs"), "--readme", str(readme), "--assets", ""]) == 1
+    assert readme.read_text() == "no markers here\n"
+    assert "lacks the markers" in capsys.readouterr().err

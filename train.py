@@ -168,7 +168,7 @@ def make_scheduler(optimizer, recipe, steps_per_epoch):
     raise ValueError(f"unknown schedule {name!r} in the recipe")
 
 
-def train_epoch(model, loader, optimizer, scheduler, steps_per_batch, max_batches=None):
+def train_epoch(model, loader, optimizer, scheduler, steps_per_batch, max_batches=None, progress=True):
     """One pass over the training data (any loader of (x, y) batches); returns mean loss and accuracy (%)."""
     model.train()
     device = next(model.parameters()).device
@@ -176,7 +176,7 @@ def train_epoch(model, loader, optimizer, scheduler, steps_per_batch, max_batche
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     total = min(len(loader), max_batches or len(loader))
-    bar = tqdm(itertools.islice(loader, total), total=total)
+    bar = tqdm(itertools.islice(loader, total), total=total, disable=not progress)
     for batch_id, (x, y) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
         optimizer.zero_grad(set_to_none=True)

@@ -3,7 +3,8 @@
 Both pipelines train the same model file with the same optimizer through the same
 train_epoch(); only the data path differs. Measured in one run on one device:
 
-1. seconds per training epoch, images per second, and their ratio (in this process);
+1. seconds per training epoch (median; the pipelines take turns), images per second, and
+   their ratio (in this process);
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -13,6 +14,7 @@ Usage:
 """
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -50,21 +52,27 @@ def tensor_loaders(root, device, batch_size):
             TensorLoader(test_x, test_y, train.EVAL_BATCH_SIZE, device))
 
 
-def time_epochs(train_loader, device, epochs):
-    """Mean seconds of a training epoch after one untimed warm-up epoch (workers, allocator, caches)."""
-    torch.manual_seed(0)
-    model = model3.Net().to(device)
-    recipe = {**model3.RECIPE, "epochs": epochs + 1}
-    optimizer = train.make_optimizer(model, recipe)
-    scheduler, per_batch = train.make_scheduler(optimizer, recipe, len(train_loader))
-    times = []
+def time_epochs(loaders, device, epochs):
+    """Median seconds of a training epoch for each loader, after one untimed warm-up epoch each.
+
+    The pipelines take turns epoch by epoch, so a slow spell of the machine hits both alike.
+    """
+    runs = []
+    for loader in loaders:
+        torch.manual_seed(0)
+        model = model3.Net().to(device)
+        recipe = {**model3.RECIPE, "epochs": epochs + 1}
+        optimizer = train.make_optimizer(model, recipe)
+        runs.append((loader, model, optimizer, *train.make_scheduler(optimizer, recipe, len(loader))))
+    times = [[] for _ in loaders]
     for _ in range(epochs + 1):
-        began = time.perf_counter()
-        train.train_epoch(model, train_loader, optimizer, scheduler, per_batch, progress=False)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - began)
-    return sum(times[1:]) / epochs
+        for i, (loader, model, optimizer, scheduler, per_batch) in enumerate(runs):
+            began = time.perf_counter()
+            train.train_epoch(model, loader, optimizer, scheduler, per_batch, progress=False)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times[i].append(time.perf_counter() - began)
+    return [statistics.median(t[1:]) for t in times]
 
 
 def classic_run(root, device, epochs):
@@ -96,7 +104,7 @@ def main(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--epochs", type=int, default=1, help="timed epochs per pipeline, after a warm-up")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per pipeline, after a warm-up")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=int, default=2, help="whole-process runs of each; the best counts")
     parser.add_argument("--classic-run", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
@@ -118,8 +126,7 @@ def main(argv=None):
     tensor_train, _ = tensor_loaders(root, device, batch)
     classic_train, _ = classic_loaders(root, device)
     n = len(tensor_train.labels)
-    fast = time_epochs(tensor_train, device, args.epochs)
-    slow = time_epochs(classic_train, device, args.epochs)
+    fast, slow = time_epochs([tensor_train, classic_train], device, args.epochs)
     print(f"{'pipeline':<44} {'s/epoch':>8} {'images/s':>9}")
     print(f"{f'tensors on {device.type}, batch augmentation, batch {batch}':<44} {fast:>8.2f} {n / fast:>9.0f}")
     print(f"{f'DataLoader + PIL RandomRotation, batch {CLASSIC_BATCH_SIZE}, 2 workers':<44} "

@@ -3,8 +3,9 @@
 Target: at most 8,000 parameters, at most 15 epochs, at least 99.40% test accuracy on each
 of the last 5 epochs, on every seed checked.
 
-Parameters: 5,932. Result: see the per-seed table in the README
-(`python train.py --model model3 --seeds 1,2,3,4,5`).
+Parameters: 5,932. Result (`python train.py --model model3 --seeds 1,2,3,4,5`, CPU): target
+met on 5 of 5 seeds; lowest of the last 5 epochs 99.48, 99.49, 99.46, 99.45, 99.43% for seeds
+1-5; best epoch 99.55%.
 
 Analysis: model2's layers without dropout; what changed is how it is trained. Rotation of
 up to 7 degrees and shifts of up to 5% make training harder than testing (train accuracy

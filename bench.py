@@ -63,12 +63,13 @@ def time_epochs(loaders, device, epochs):
         model = model3.Net().to(device)
         recipe = {**model3.RECIPE, "epochs": epochs + 1}
         optimizer = train.make_optimizer(model, recipe)
-        runs.append((loader, model, optimizer, *train.make_scheduler(optimizer, recipe, len(loader))))
+        runs.append((loader, model, optimizer, train.make_scheduler(optimizer, recipe)))
     times = [[] for _ in loaders]
     for _ in range(epochs + 1):
-        for i, (loader, model, optimizer, scheduler, per_batch) in enumerate(runs):
+        for i, (loader, model, optimizer, scheduler) in enumerate(runs):
             began = time.perf_counter()
-            train.train_epoch(model, loader, optimizer, scheduler, per_batch, progress=False)
+            train.train_epoch(model, loader, optimizer, progress=False)
+            scheduler.step()
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times[i].append(time.perf_counter() - began)
@@ -82,9 +83,10 @@ def classic_run(root, device, epochs):
     model = model3.Net().to(device)
     recipe = {**model3.RECIPE, "epochs": epochs}
     optimizer = train.make_optimizer(model, recipe)
-    scheduler, per_batch = train.make_scheduler(optimizer, recipe, len(train_loader))
+    scheduler = train.make_scheduler(optimizer, recipe)
     for _ in range(epochs):
-        train.train_epoch(model, train_loader, optimizer, scheduler, per_batch)  # with its bar, as train.py
+        train.train_epoch(model, train_loader, optimizer)  # with its bar, as train.py
+        scheduler.step()
         result = train.test(model, test_loader)
         print(train.test_line(result))
 

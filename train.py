@@ -151,24 +151,17 @@ def make_optimizer(model, recipe):
                            nesterov=recipe.get("nesterov", False), weight_decay=recipe.get("weight_decay", 0.0))
 
 
-def make_scheduler(optimizer, recipe, steps_per_epoch):
-    """Return (scheduler, steps_per_batch): one-cycle steps every batch, the others every epoch."""
+def make_scheduler(optimizer, recipe):
+    """A per-epoch learning-rate schedule: constant, or multiplied by gamma at each milestone epoch."""
     name = recipe["schedule"]
-    if name == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe["lr"], epochs=recipe["epochs"], steps_per_epoch=steps_per_epoch,
-            pct_start=recipe.get("pct_start", 0.3), div_factor=recipe.get("div_factor", 25.0),
-            final_div_factor=recipe.get("final_div_factor", 1e4)), True
-    if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, recipe["step_size"], recipe["gamma"]), False
     if name == "multistep":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, recipe["milestones"], recipe["gamma"]), False
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, recipe["milestones"], recipe["gamma"])
     if name == "constant":
-        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0), False
+        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
     raise ValueError(f"unknown schedule {name!r} in the recipe")
 
 
-def train_epoch(model, loader, optimizer, scheduler, steps_per_batch, max_batches=None, progress=True):
+def train_epoch(model, loader, optimizer, max_batches=None, progress=True):
     """One pass over the training data (any loader of (x, y) batches); returns mean loss and accuracy (%)."""
     model.train()
     device = next(model.parameters()).device
@@ -184,8 +177,6 @@ def train_epoch(model, loader, optimizer, scheduler, steps_per_batch, max_batche
         loss = F.nll_loss(output, y)
         loss.backward()
         optimizer.step()
-        if steps_per_batch:
-            scheduler.step()
         loss_sum += loss.detach() * len(y)
         correct += (output.argmax(1) == y).sum()
         seen += len(y)
@@ -198,8 +189,6 @@ def train_epoch(model, loader, optimizer, scheduler, steps_per_batch, max_batche
                 raise TrainingError(f"the loss became {loss.item()} by batch {batch_id}")
             bar.set_description(f"Loss={loss.item():.4f} Batch_id={batch_id} "
                                 f"Accuracy={100.0 * correct.item() / seen:.2f}")
-    if not steps_per_batch:
-        scheduler.step()
     return {"train_loss": loss_sum.item() / seen, "train_accuracy": 100.0 * correct.item() / seen}
 
 
@@ -334,8 +323,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
                                 scale=recipe.get("scale", 0.0), seed=seed)
     test_loader = TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device)
     optimizer = make_optimizer(model, recipe)
-    steps = DRY_RUN_BATCHES if dry_run else len(train_loader)
-    scheduler, steps_per_batch = make_scheduler(optimizer, recipe, steps)
+    scheduler = make_scheduler(optimizer, recipe)
     epochs = 1 if dry_run else recipe["epochs"]
     max_batches = DRY_RUN_BATCHES if dry_run else None
 
@@ -358,7 +346,8 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             print(f"EPOCH: {epoch}")
             lr = optimizer.param_groups[0]["lr"]
             began = time.perf_counter()
-            row = train_epoch(model, train_loader, optimizer, scheduler, steps_per_batch, max_batches)
+            row = train_epoch(model, train_loader, optimizer, max_batches)
+            scheduler.step()
             result = test(model, test_loader, max_batches)
             print(test_line(result))
             predictions = result.pop("predictions")

@@ -95,7 +95,7 @@ def build_parser():
     parser.add_argument("--model", choices=MODELS, help="experiment to run (required unless --resume/--eval)")
     parser.add_argument("--epochs", type=positive(int), help="epochs (default: the model's recipe)")
     parser.add_argument("--batch-size", type=positive(int), help="batch size (default: the model's recipe)")
-    parser.add_argument("--lr", type=positive(float), help="learning rate, the peak for one-cycle (default: recipe)")
+    parser.add_argument("--lr", type=positive(float), help="initial learning rate (default: recipe)")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument("--seeds", type=seed_list, help="comma-separated seeds: one run each, then a summary")
     parser.add_argument("--data-dir", help=f"folder holding MNIST/raw (default: ${'MNIST_DATA_DIR'} or ./data)")
@@ -259,9 +259,9 @@ def load_checkpoint(path, model_name=None):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: no such file") from None
-    except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else 'no detail'})") from None
+    except Exception as err:  # torch's own text would suggest weights_only=False: never for a file we are handed
+        raise CheckpointError(f"{path}: not a readable checkpoint written by train.py "
+                              f"({type(err).__name__})") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "model_state" not in ckpt:
         raise CheckpointError(f"{path}: not a checkpoint written by train.py (no model name and weights)")
     if model_name and ckpt["model"] != model_name:

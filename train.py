@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from data import DataError, TensorLoader, load_mnist, resolve_data_dir
+from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data_dir
 
 MODELS = ("model1", "model2", "model3")
 MAX_PARAMS = 8000
@@ -98,7 +98,7 @@ def build_parser():
     parser.add_argument("--lr", type=positive(float), help="initial learning rate (default: recipe)")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument("--seeds", type=seed_list, help="comma-separated seeds: one run each, then a summary")
-    parser.add_argument("--data-dir", help=f"folder holding MNIST/raw (default: ${'MNIST_DATA_DIR'} or ./data)")
+    parser.add_argument("--data-dir", help=f"folder holding MNIST/raw (default: ${DATA_DIR_ENV} or ./data)")
     parser.add_argument("--no-download", action="store_true", help="never download MNIST")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="auto picks cuda, then mps, then cpu")
@@ -148,7 +148,7 @@ def make_recipe(module, args):
 
 def make_optimizer(model, recipe):
     return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
-                           nesterov=recipe.get("nesterov", False), weight_decay=recipe.get("weight_decay", 0.0))
+                           weight_decay=recipe.get("weight_decay", 0.0))
 
 
 def make_scheduler(optimizer, recipe):
@@ -274,9 +274,9 @@ def build_model(name, state=None, device="cpu"):
     if state is not None:
         try:
             model.load_state_dict(state)
-        except RuntimeError as err:
+        except RuntimeError as err:  # the last line names the first mismatched tensor
             raise CheckpointError(f"the saved weights do not fit {name}.Net "
-                                  f"({str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else err})") from None
+                                  f"({str(err).strip().splitlines()[-1].strip()})") from None
     return model.to(device)
 
 
@@ -292,10 +292,10 @@ def set_determinism(device):
 def print_summary(name, device):
     from torchsummary import summary
     # torchsummary runs a forward pass in train mode: give it a throwaway copy, off the seeded RNG.
+    # torchsummary knows only "cuda" and "cpu": an MPS run shows the summary on the CPU.
+    where = device.type if device.type in ("cpu", "cuda") else "cpu"
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        model = build_model(name)
-        summary(model.to(device if device.type in ("cpu", "cuda") else "cpu"), (1, 28, 28),
-                device=device.type if device.type in ("cpu", "cuda") else "cpu")
+        summary(build_model(name, device=where), (1, 28, 28), device=where)
 
 
 def rng_state(train_loader, device):
@@ -373,9 +373,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             print("\nInterrupted before the first epoch ended: no checkpoint was written.")
         raise
 
-    save_atomic({"model": name, "params": params, "epoch": len(metrics),
-                 "test_accuracy": metrics[-1]["test_accuracy"], "model_state": model.state_dict()},
-                run_dir / "model.pt")
+    save_atomic(weights, run_dir / "model.pt")  # the last epoch's weights
     if dry_run:
         print(f"Dry run: {DRY_RUN_BATCHES} batches trained and tested; no verdict.")
     else:

@@ -23,7 +23,7 @@ import torch
 
 import model3
 import train
-from data import MNIST_MEAN, MNIST_STD, DataError, TensorLoader, load_mnist, resolve_data_dir
+from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
 
 CLASSIC_BATCH_SIZE = 128
 CLASSIC_WORKERS = 2
@@ -42,14 +42,6 @@ def classic_loaders(root, device, batch_size=CLASSIC_BATCH_SIZE, workers=CLASSIC
     return (DataLoader(train_set, batch_size, shuffle=True, num_workers=workers,
                        pin_memory=device.type == "cuda", persistent_workers=True),
             DataLoader(test_set, 1000, shuffle=False, num_workers=workers, persistent_workers=True))
-
-
-def tensor_loaders(root, device, batch_size):
-    recipe = model3.RECIPE
-    (train_x, train_y), (test_x, test_y) = load_mnist(root, download=False)
-    return (TensorLoader(train_x, train_y, batch_size, device, shuffle=True, rotate=recipe.get("rotate", 0.0),
-                         translate=recipe.get("translate", 0.0), scale=recipe.get("scale", 0.0), seed=0),
-            TensorLoader(test_x, test_y, train.EVAL_BATCH_SIZE, device))
 
 
 def time_epochs(loaders, device, epochs):
@@ -113,19 +105,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     root = resolve_data_dir(args.data_dir)
     device = train.pick_device(args.device)
+    if args.classic_run:  # only ever started below, after the data was checked
+        classic_run(root, device, args.classic_run)
+        return 0
     try:
-        load_mnist(root, download=False)
+        (train_x, train_y), _ = load_mnist(root, download=False)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    if args.classic_run:
-        classic_run(root, device, args.classic_run)
-        return 0
 
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"model3 ({train.count_params(model3.Net()):,} params), torch {torch.__version__}, {name}")
     batch = model3.RECIPE["batch_size"]
-    tensor_train, _ = tensor_loaders(root, device, batch)
+    tensor_train = train.make_train_loader(train_x, train_y, model3.RECIPE, device, seed=0)
     classic_train, _ = classic_loaders(root, device)
     n = len(tensor_train.labels)
     fast, slow = time_epochs([tensor_train, classic_train], device, args.epochs)

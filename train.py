@@ -161,6 +161,12 @@ def make_scheduler(optimizer, recipe):
     raise ValueError(f"unknown schedule {name!r} in the recipe")
 
 
+def make_train_loader(images, labels, recipe, device, seed):
+    """The recipe's training data: shuffled, augmented as the recipe says, drawn from a generator seeded by `seed`."""
+    return TensorLoader(images, labels, recipe["batch_size"], device, shuffle=True, rotate=recipe.get("rotate", 0.0),
+                        translate=recipe.get("translate", 0.0), scale=recipe.get("scale", 0.0), seed=seed)
+
+
 def train_epoch(model, loader, optimizer, max_batches=None, progress=True):
     """One pass over the training data (any loader of (x, y) batches); returns mean loss and accuracy (%)."""
     model.train()
@@ -318,9 +324,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
     torch.manual_seed(seed)
     model = build_model(name, device=device)
     params = count_params(model)
-    train_loader = TensorLoader(train_x, train_y, recipe["batch_size"], device, shuffle=True,
-                                rotate=recipe.get("rotate", 0.0), translate=recipe.get("translate", 0.0),
-                                scale=recipe.get("scale", 0.0), seed=seed)
+    train_loader = make_train_loader(train_x, train_y, recipe, device, seed)
     test_loader = TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device)
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe)

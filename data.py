@@ -102,22 +102,28 @@ def load_mnist(root, download=True):
     return tuple(splits)
 
 
-def random_affine(x, generator, rotate=0.0, translate=0.0, scale=0.0):
-    """Rotate by up to +-rotate degrees, shift by up to +-translate of the size, zoom by 1+-scale.
-
-    Parameters are drawn per image; black (0) fills what comes in from outside, as PIL's
-    RandomRotation does. x: (N, 1, H, W) in [0, 1].
-    """
-    n = x.shape[0]
+def affine_thetas(n, generator, rotate=0.0, translate=0.0, scale=0.0):
+    """n affine matrices (n, 2, 3): rotate by up to +-rotate degrees, shift by up to +-translate
+    of the size, zoom by 1+-scale, each drawn per image from `generator` (on the CPU)."""
     draw = lambda: torch.rand(n, generator=generator) * 2 - 1  # noqa: E731  uniform in [-1, 1]
     angle = draw() * math.radians(rotate)
     zoom = 1 + draw() * scale
     shift = torch.stack([draw(), draw()], dim=1) * 2 * translate  # grid coordinates span 2
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(x.device, x.dtype), list(x.shape), align_corners=False)
+    return torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                        torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+
+
+def warp(x, theta):
+    """Apply one affine matrix per image; black (0) fills what comes in from outside, as PIL's
+    RandomRotation does. x: (N, 1, H, W) in [0, 1]; theta: (N, 2, 3) on x's device."""
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_affine(x, generator, rotate=0.0, translate=0.0, scale=0.0):
+    """Warp each image of x by its own random affine transform (see affine_thetas)."""
+    return warp(x, affine_thetas(len(x), generator, rotate, translate, scale).to(x.device))
 
 
 class TensorLoader:
@@ -125,7 +131,9 @@ class TensorLoader:
 
     Training loaders shuffle (a fresh randperm each epoch) and may augment; test loaders
     do neither. All randomness comes from `self.generator` (CPU, seeded), so its state
-    is all a checkpoint needs to replay the data order and augmentation exactly.
+    is all a checkpoint needs to replay the data order and augmentation exactly. An epoch's
+    order and transforms are drawn when it starts and copied to the device once: a copy
+    per batch would make the host wait for the GPU every batch.
     """
 
     def __init__(self, images, labels, batch_size, device="cpu", shuffle=False,
@@ -142,14 +150,16 @@ class TensorLoader:
         return math.ceil(len(self.labels) / self.batch_size)
 
     def __iter__(self):
-        n = len(self.labels)
+        n, device = len(self.labels), self.labels.device
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.labels.device)
+            order = torch.randperm(n, generator=self.generator).to(device)
         else:
-            order = torch.arange(n, device=self.labels.device)
+            order = torch.arange(n, device=device)
+        if self.augments:
+            thetas = affine_thetas(n, self.generator, **self.augment).to(device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images[idx].unsqueeze(1).float().div_(255)
             if self.augments:
-                x = random_affine(x, self.generator, **self.augment)
+                x = warp(x, thetas[start:start + self.batch_size])
             yield x.sub_(MNIST_MEAN).div_(MNIST_STD), self.labels[idx]

@@ -102,3 +102,17 @@ def test_same_seed_same_batches():
     (x1, y1), (x2, y2), (x3, _) = first_batch(5), first_batch(5), first_batch(6)
     assert torch.equal(x1, x2) and torch.equal(y1, y2)
     assert not torch.equal(x1, x3)
+
+
+def test_an_epoch_draws_all_its_randomness_when_it_starts():
+    """Order and transforms are drawn at once (one copy to the device per epoch): after the first
+    batch the generator has already moved as far as a whole epoch moves it."""
+    labels = torch.arange(40) % 10
+    loader = TensorLoader(label_coded_images(labels), labels, 8, shuffle=True, rotate=7.0, translate=0.05, seed=2)
+    batches = iter(loader)
+    next(batches)
+    after_first = loader.generator.get_state()
+    list(batches)
+    assert torch.equal(loader.generator.get_state(), after_first)
+    next(iter(loader))
+    assert not torch.equal(loader.generator.get_state(), after_first), "the next epoch draws anew"

@@ -55,13 +55,12 @@ def time_epochs(loaders, device, epochs):
         model = model3.Net().to(device)
         recipe = {**model3.RECIPE, "epochs": epochs + 1}
         optimizer = train.make_optimizer(model, recipe)
-        runs.append((loader, model, optimizer, train.make_scheduler(optimizer, recipe)))
+        runs.append((loader, model, optimizer, train.make_scheduler(optimizer, recipe, len(loader))))
     times = [[] for _ in loaders]
     for _ in range(epochs + 1):
         for i, (loader, model, optimizer, scheduler) in enumerate(runs):
             began = time.perf_counter()
-            train.train_epoch(model, loader, optimizer, progress=False)
-            scheduler.step()
+            train.train_epoch(model, loader, optimizer, scheduler, progress=False)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times[i].append(time.perf_counter() - began)
@@ -75,10 +74,9 @@ def classic_run(root, device, epochs):
     model = model3.Net().to(device)
     recipe = {**model3.RECIPE, "epochs": epochs}
     optimizer = train.make_optimizer(model, recipe)
-    scheduler = train.make_scheduler(optimizer, recipe)
+    scheduler = train.make_scheduler(optimizer, recipe, len(train_loader))
     for _ in range(epochs):
-        train.train_epoch(model, train_loader, optimizer)  # with its bar, as train.py
-        scheduler.step()
+        train.train_epoch(model, train_loader, optimizer, scheduler)  # with its bar, as train.py
         result = train.test(model, test_loader)
         print(train.test_line(result))
 

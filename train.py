@@ -1,4 +1,4 @@
-"""Train and evaluate one of the MNIST experiments (model1, model2, model3).
+"""Train and evaluate one of the MNIST experiments: any model*.py file beside this script.
 
 Each model file carries its recipe (epochs, batch size, learning rate, schedule,
 augmentation); flags override it. Every epoch writes an atomic checkpoint, so a run
@@ -6,7 +6,7 @@ that breaks costs at most one epoch.
 
 Usage:
     python train.py --model model3 --data-dir ../shared/data            # the recipe, seed 1
-    python train.py --model model3 --seeds 1,2,3,4,5                     # a seed sweep + summary
+    python train.py --model model3 --seeds 1001-1010                     # a seed sweep + summary
     python train.py --model model3 --epochs 2 --lr 0.05 --device cpu     # override the recipe
     python train.py --model model3 --dry-run                             # a few batches, smoke test
     python train.py --resume runs/model3-seed1/checkpoint.pt             # continue a broken run
@@ -16,11 +16,12 @@ Outputs go to <out>/<model>-seed<seed>/: metrics.json, checkpoint.pt (after ever
 epoch), best.pt (best test epoch), model.pt (final weights) and plots.
 """
 import argparse
-import importlib
+import importlib.util
 import itertools
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -32,7 +33,8 @@ from tqdm import tqdm
 
 from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data_dir
 
-MODELS = ("model1", "model2", "model3")
+HERE = Path(__file__).resolve().parent
+MODEL_NAME = re.compile(r"model\w*")  # model1, model4, model_wide: names, never paths
 MAX_PARAMS = 8000
 MAX_EPOCHS = 15
 TARGET_ACCURACY = 99.40
@@ -54,11 +56,22 @@ class TrainingError(UserError):
     """Training cannot go on (the loss stopped being finite)."""
 
 
+def model_names():
+    """The experiments: the model*.py files beside train.py, by name (model10 after model9)."""
+    names = [path.stem for path in HERE.glob("model*.py") if MODEL_NAME.fullmatch(path.stem)]
+    return sorted(names, key=lambda name: [int(part) if part.isdigit() else part
+                                           for part in re.split(r"(\d+)", name)])
+
+
 def load_model_module(name):
-    """Import a model file by name, only from the allowlist: a name is never a path."""
-    if name not in MODELS:
-        raise UserError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
-    return importlib.import_module(name)
+    """Import the model file `name` from beside train.py; anything not listed is refused unimported."""
+    names = model_names()
+    if name not in names:
+        raise UserError(f"unknown model {name!r}; valid models: {', '.join(names)}")
+    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def count_params(model):
@@ -79,25 +92,30 @@ def positive(kind):
 
 
 def seed_list(text):
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"{text!r}: give distinct seeds, e.g. 1,2,3")
+    """'1001-1010' or '1,2,7-9': seeds listed, ranges inclusive; each seed once."""
+    seeds = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match or (match[2] and int(match[2]) < int(match[1])):
+            raise argparse.ArgumentTypeError(f"{text!r}: give seeds and ranges, e.g. 1001-1010 or 1,2,7-9")
+        seeds += range(int(match[1]), int(match[2] or match[1]) + 1)
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: a seed is given twice")
     return seeds
 
 
 def build_parser():
+    models = model_names()
     parser = argparse.ArgumentParser(
         prog="train.py", description="Train an MNIST experiment under the 8k-parameter, 15-epoch, 99.40% target.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", choices=MODELS, help="experiment to run (required unless --resume/--eval)")
+    parser.add_argument("--model", choices=models, help="experiment to run (required unless --resume/--eval)")
     parser.add_argument("--epochs", type=positive(int), help="epochs (default: the model's recipe)")
     parser.add_argument("--batch-size", type=positive(int), help="batch size (default: the model's recipe)")
     parser.add_argument("--lr", type=positive(float), help="initial learning rate (default: recipe)")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
-    parser.add_argument("--seeds", type=seed_list, help="comma-separated seeds: one run each, then a summary")
+    parser.add_argument("--seeds", type=seed_list, help="seeds and ranges (1001-1010, 1,2,7-9): one run each, "
+                        "then a summary")
     parser.add_argument("--data-dir", help=f"folder holding MNIST/raw (default: ${DATA_DIR_ENV} or ./data)")
     parser.add_argument("--no-download", action="store_true", help="never download MNIST")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
@@ -120,7 +138,7 @@ def parse_args(argv=None):
     if args.resume and recipe_flags:
         parser.error(f"--resume continues the run as it was saved; drop {', '.join(recipe_flags)}")
     if not (args.model or args.resume or args.eval):
-        parser.error(f"--model is required; choose from {', '.join(MODELS)}")
+        parser.error(f"--model is required; choose from {', '.join(model_names())}")
     return args
 
 
@@ -151,14 +169,29 @@ def make_optimizer(model, recipe):
                            weight_decay=recipe.get("weight_decay", 0.0))
 
 
-def make_scheduler(optimizer, recipe):
-    """A per-epoch learning-rate schedule: constant, or multiplied by gamma at each milestone epoch."""
+def lr_factor(recipe, epoch):
+    """The recipe's learning rate, as a fraction of its `lr`, at `epoch` (fractional: batches count).
+
+    constant; multistep: times gamma after each milestone epoch; cosine: a linear warm-up over
+    `warmup` epochs (if any), then half a cosine down to zero at the end of the last epoch.
+    """
     name = recipe["schedule"]
-    if name == "multistep":
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, recipe["milestones"], recipe["gamma"])
     if name == "constant":
-        return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
+        return 1.0
+    if name == "multistep":
+        return recipe["gamma"] ** sum(epoch >= milestone for milestone in recipe["milestones"])
+    if name == "cosine":
+        warmup = recipe.get("warmup", 0)
+        if epoch < warmup:
+            return 0.04 + 0.96 * epoch / warmup  # from lr/25, as torch's OneCycleLR starts
+        return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (recipe["epochs"] - warmup)))
     raise ValueError(f"unknown schedule {name!r} in the recipe")
+
+
+def make_scheduler(optimizer, recipe, batches_per_epoch):
+    """The recipe's schedule, stepped after every batch."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(recipe, step / batches_per_epoch))
 
 
 def make_train_loader(images, labels, recipe, device, seed):
@@ -167,8 +200,9 @@ def make_train_loader(images, labels, recipe, device, seed):
                         translate=recipe.get("translate", 0.0), scale=recipe.get("scale", 0.0), seed=seed)
 
 
-def train_epoch(model, loader, optimizer, max_batches=None, progress=True):
-    """One pass over the training data (any loader of (x, y) batches); returns mean loss and accuracy (%)."""
+def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True):
+    """One pass over the training data (any loader of (x, y) batches), stepping the schedule after each
+    batch; returns mean loss and accuracy (%)."""
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
@@ -180,9 +214,12 @@ def train_epoch(model, loader, optimizer, max_batches=None, progress=True):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
         optimizer.zero_grad(set_to_none=True)
         output = model(x)
-        loss = F.nll_loss(output, y)
+        # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
+        # the NLL loss, with label smoothing when the recipe asks for it.
+        loss = F.cross_entropy(output, y, label_smoothing=label_smoothing)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         loss_sum += loss.detach() * len(y)
         correct += (output.argmax(1) == y).sum()
         seen += len(y)
@@ -200,20 +237,23 @@ def train_epoch(model, loader, optimizer, max_batches=None, progress=True):
 
 @torch.inference_mode()
 def test(model, loader, max_batches=None):
-    """Loss, correct count and predictions over the test loader (the whole set unless max_batches)."""
+    """Loss, correct count and predictions over the test loader (the whole set unless max_batches).
+
+    Sums stay on the device until the end: one wait for the device per test pass, not one per batch."""
     model.eval()
     device = next(model.parameters()).device
-    loss_sum, correct, predictions = 0.0, 0, []
+    loss_sum, labels, predictions = torch.zeros((), dtype=torch.float64, device=device), [], []
     for x, y in itertools.islice(loader, max_batches):
         x, y = x.to(device), y.to(device)
         output = model(x)
-        loss_sum += F.nll_loss(output, y, reduction="sum").item()
+        loss_sum += F.nll_loss(output, y, reduction="sum")
         predictions.append(output.argmax(1))
-        correct += (predictions[-1] == y).sum().item()
-    predictions = torch.cat(predictions).cpu()
+        labels.append(y)
+    predictions = torch.cat(predictions)
+    correct = int((predictions == torch.cat(labels)).sum())
     total = len(predictions)
-    return {"test_loss": loss_sum / total, "test_correct": correct, "test_total": total,
-            "test_accuracy": 100.0 * correct / total, "predictions": predictions}
+    return {"test_loss": loss_sum.item() / total, "test_correct": correct, "test_total": total,
+            "test_accuracy": 100.0 * correct / total, "predictions": predictions.cpu()}
 
 
 def test_line(result):
@@ -275,8 +315,9 @@ def load_checkpoint(path, model_name=None):
     return ckpt
 
 
-def build_model(name, state=None, device="cpu"):
-    model = load_model_module(name).Net()
+def build_model(name, state=None, device="cpu", make_net=None):
+    """`name`'s Net (or make_net(), for nets that have no model file), with `state` loaded if given."""
+    model = make_net() if make_net else load_model_module(name).Net()
     if state is not None:
         try:
             model.load_state_dict(state)
@@ -318,16 +359,20 @@ def set_rng_state(state, train_loader, device):
         torch.cuda.set_rng_state(state["cuda"])
 
 
-def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=None, run_args=None):
-    """Train one seed of one experiment; returns the run's record (also written to metrics.json)."""
+def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=None, run_args=None,
+              make_net=None, progress=True):
+    """Train one seed of one experiment; returns the run's record (also written to metrics.json).
+
+    make_net builds a net that has no model file (search.py's variants); progress=False hides the bars.
+    """
     (train_x, train_y), (test_x, test_y) = data
     torch.manual_seed(seed)
-    model = build_model(name, device=device)
+    model = build_model(name, device=device, make_net=make_net)
     params = count_params(model)
     train_loader = make_train_loader(train_x, train_y, recipe, device, seed)
     test_loader = TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device)
     optimizer = make_optimizer(model, recipe)
-    scheduler = make_scheduler(optimizer, recipe)
+    scheduler = make_scheduler(optimizer, recipe, len(train_loader))
     epochs = 1 if dry_run else recipe["epochs"]
     max_batches = DRY_RUN_BATCHES if dry_run else None
 
@@ -342,7 +387,9 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
 
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
-    record = {"model": name, "seed": seed, "params": params, "device": str(device), "recipe": recipe,
+    # The same seed gives the same numbers only on the same device with the same thread count.
+    record = {"model": name, "seed": seed, "params": params, "device": str(device),
+              "threads": torch.get_num_threads(), "torch": torch.__version__, "recipe": recipe,
               "dry_run": dry_run, "epochs": metrics}
     best = max((m["test_accuracy"] for m in metrics), default=-1.0)
     try:
@@ -350,8 +397,8 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             print(f"EPOCH: {epoch}")
             lr = optimizer.param_groups[0]["lr"]
             began = time.perf_counter()
-            row = train_epoch(model, train_loader, optimizer, max_batches)
-            scheduler.step()
+            row = train_epoch(model, train_loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0),
+                              max_batches, progress)
             result = test(model, test_loader, max_batches)
             print(test_line(result))
             predictions = result.pop("predictions")
@@ -398,7 +445,7 @@ def save_plots(record, test_x, test_y, predictions, run_dir):
 
 
 def summarize(name, records, out):
-    """Print the per-seed table and mean +- std, and write <out>/<model>-summary.json."""
+    """Print the per-seed table, K/N met, mean +- std and the worst seed; write <out>/<model>-summary.json."""
     rows = [{"seed": r["seed"], "best": max(m["test_accuracy"] for m in r["epochs"]),
              "min_last": min_last(r["epochs"]), "target_met": r["target_met"],
              "seconds": round(sum(m["seconds"] for m in r["epochs"]), 1)} for r in records]
@@ -415,10 +462,15 @@ def summarize(name, records, out):
               f"{'met' if row['target_met'] else 'MISSED':>7} {row['seconds']:>8.1f}")
     print(f"{'mean':>6} {stats['best']['mean']:>8.2f} {stats['min_last']['mean']:>14.2f}")
     print(f"{'std':>6} {stats['best']['std']:>8.2f} {stats['min_last']['std']:>14.2f}")
-    print(f"target met on {met}/{len(rows)} seeds")
+    worst = min(rows, key=lambda row: row["min_last"])
+    print(f"target met on {met}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
+          f"{stats['min_last']['mean']:.3f} +- {stats['min_last']['std']:.3f}, "
+          f"worst seed {worst['seed']} ({worst['min_last']:.2f}); {records[0]['device']}, "
+          f"{records[0]['threads']} threads")
     summary = {"model": name, "params": records[0]["params"], "recipe": records[0]["recipe"],
+               "device": records[0]["device"], "threads": records[0]["threads"],
                "seeds": rows, "best": stats["best"], "min_last": stats["min_last"],
-               "target_met": met, "runs": len(rows)}
+               "worst_seed": worst["seed"], "target_met": met, "runs": len(rows)}
     write_json(summary, Path(out) / f"{name}-summary.json")
     return summary
 

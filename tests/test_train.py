@@ -13,6 +13,9 @@ import train
 from conftest import ROOT
 
 FAST = ["--batch-size", "64", "--device", "cpu", "--no-download"]
+# The tests that hold on any device run on CUDA too where it is present (the device check script runs them).
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                reason="no CUDA device on this machine"))]
 
 
 def run_main(capsys, *argv):
@@ -30,15 +33,18 @@ def metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_dry_run_end_to_end(tiny_mnist, tmp_path, capsys):
+@pytest.mark.parametrize("device", DEVICES)
+def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     code, out, _ = run_main(capsys, "--model", "model3", "--data-dir", str(tiny_mnist), "--out", str(tmp_path),
-                            "--dry-run", *FAST)
+                            "--dry-run", *FAST, "--device", device)
     assert code == 0
+    assert f"model3 on {device}" in out
     assert "Total params:" in out  # the torchsummary table
     assert "Test set: Average loss:" in out and "/64 (" in out  # 3 test batches cover all 64 images
     run_dir = tmp_path / "model3-seed1"
     record = metrics(run_dir)
     assert record["dry_run"] and len(record["epochs"]) == 1
+    assert record["device"].startswith(device) and record["threads"] == torch.get_num_threads()
     assert set(record["epochs"][0]) >= {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
                                         "seconds"}
     for name in ("checkpoint.pt", "best.pt", "model.pt", "curves.png", "misclassified.png", "confusion.png"):
@@ -60,7 +66,7 @@ def test_usage_errors(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err
-    assert "train.py: error:" in err and all(name in err for name in train.MODELS)
+    assert "train.py: error:" in err and all(name in err for name in train.model_names())
 
 
 def test_unknown_model_from_the_command_line_imports_nothing():
@@ -103,22 +109,24 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
     assert list(tmp_path.iterdir()) == [path], "no temporary file left behind"
 
 
-def short_run(capsys, tiny_mnist, out, *extra):
+def short_run(capsys, tiny_mnist, out, *extra, device="cpu"):
     return run_main(capsys, "--model", "model3", "--data-dir", str(tiny_mnist), "--out", str(out),
-                    "--epochs", "3", *FAST, *extra)
+                    "--epochs", "3", *FAST, "--device", device, *extra)
 
 
-def test_same_seed_same_numbers_and_other_seed_differs(tiny_mnist, tmp_path, capsys):
+@pytest.mark.parametrize("device", DEVICES)
+def test_same_seed_same_numbers_and_other_seed_differs(device, tiny_mnist, tmp_path, capsys):
     for out, seed in (("a", "7"), ("b", "7"), ("c", "8")):
-        assert short_run(capsys, tiny_mnist, tmp_path / out, "--seed", seed)[0] == 0
+        assert short_run(capsys, tiny_mnist, tmp_path / out, "--seed", seed, device=device)[0] == 0
     strip = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
     a, b, c = (strip(metrics(tmp_path / out / f"model3-seed{s}")) for out, s in (("a", 7), ("b", 7), ("c", 8)))
     assert a == b
     assert a != c
 
 
-def test_resume_equals_uninterrupted(tiny_mnist, tmp_path, capsys, monkeypatch):
-    assert short_run(capsys, tiny_mnist, tmp_path / "whole")[0] == 0
+@pytest.mark.parametrize("device", DEVICES)
+def test_resume_equals_uninterrupted(device, tiny_mnist, tmp_path, capsys, monkeypatch):
+    assert short_run(capsys, tiny_mnist, tmp_path / "whole", device=device)[0] == 0
     whole = metrics(tmp_path / "whole" / "model3-seed1")
 
     # Break the second run during epoch 2, as a Ctrl-C would.
@@ -130,24 +138,26 @@ def test_resume_equals_uninterrupted(tiny_mnist, tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return real_test(*args, **kwargs)
     monkeypatch.setattr(train, "test", interrupted_test)
-    code, out, _ = short_run(capsys, tiny_mnist, tmp_path / "broken")
+    code, out, _ = short_run(capsys, tiny_mnist, tmp_path / "broken", device=device)
     checkpoint = tmp_path / "broken" / "model3-seed1" / "checkpoint.pt"
     assert code == 130
     assert f"The checkpoint of epoch 1 is {checkpoint}; continue with: python train.py --resume {checkpoint}" in out
     monkeypatch.setattr(train, "test", real_test)
 
-    code, out, _ = run_main(capsys, "--resume", str(checkpoint), "--device", "cpu", "--no-download")
+    code, out, _ = run_main(capsys, "--resume", str(checkpoint), "--device", device, "--no-download")
     assert code == 0 and "Resuming model3 seed 1 after epoch 1 of 3" in out
     resumed = metrics(tmp_path / "broken" / "model3-seed1")
     drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
     assert drop_time(resumed) == drop_time(whole)
 
 
-def test_eval_matches_the_last_epoch(tiny_mnist, tmp_path, capsys):
-    assert short_run(capsys, tiny_mnist, tmp_path)[0] == 0
+@pytest.mark.parametrize("device", DEVICES)
+def test_eval_matches_the_last_epoch(device, tiny_mnist, tmp_path, capsys):
+    assert short_run(capsys, tiny_mnist, tmp_path, device=device)[0] == 0
     run_dir = tmp_path / "model3-seed1"
     last = metrics(run_dir)["epochs"][-1]
-    code, out, _ = run_main(capsys, "--eval", str(run_dir / "model.pt"), "--data-dir", str(tiny_mnist), *FAST[2:])
+    code, out, _ = run_main(capsys, "--eval", str(run_dir / "model.pt"), "--data-dir", str(tiny_mnist),
+                            "--device", device, "--no-download")
     assert code == 0
     assert (f"Test set: Average loss: {last['test_loss']:.4f}, Accuracy: {last['test_correct']}/64 "
             f"({last['test_accuracy']:.2f}%)") in out
@@ -169,13 +179,13 @@ def test_checkpoint_of_another_model_or_garbage(tiny_mnist, tmp_path, capsys):
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_mnist, tmp_path, capsys, monkeypatch):
-    real_loss, calls = train.F.nll_loss, []
+    real_loss, calls = train.F.cross_entropy, []
 
     def loss_turns_nan(output, target, **kwargs):
         loss = real_loss(output, target, **kwargs)
         calls.append(1)
         return loss * float("nan") if len(calls) > 6 else loss  # 4 batches an epoch, so during epoch 2
-    monkeypatch.setattr(train.F, "nll_loss", loss_turns_nan)
+    monkeypatch.setattr(train.F, "cross_entropy", loss_turns_nan)
     code, _, err = short_run(capsys, tiny_mnist, tmp_path)
     checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
     assert code == 1
@@ -201,3 +211,84 @@ def test_sigint_stops_a_real_run_with_a_usable_checkpoint(tiny_mnist, tmp_path):
     assert f"continue with: python train.py --resume {run_dir / 'checkpoint.pt'}" in out
     checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert checkpoint["epoch"] >= 1 and len(checkpoint["metrics"]) == checkpoint["epoch"]
+
+
+@pytest.mark.parametrize("text,seeds", [("1001-1010", list(range(1001, 1011))), ("1,2,7-9", [1, 2, 7, 8, 9]),
+                                        ("5", [5]), ("3, 1", [3, 1])])
+def test_seeds_take_lists_and_ranges(text, seeds):
+    assert train.parse_args(["--model", "model3", "--seeds", text]).seeds == seeds
+
+
+@pytest.mark.parametrize("text", ["1-", "9-3", "a", "1,1", "1-3,2", ""])
+def test_bad_seed_lists_are_refused(text, capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--model", "model3", "--seeds", text])
+    assert "argument --seeds:" in capsys.readouterr().err
+
+
+def test_schedules_by_epoch():
+    steps = {"schedule": "multistep", "milestones": [7, 10], "gamma": 0.1}
+    assert [train.lr_factor(steps, e) for e in (0, 6.99, 7, 9.5, 10, 14.9)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01])
+    cosine = {"schedule": "cosine", "warmup": 2, "epochs": 15}
+    assert train.lr_factor(cosine, 0) == pytest.approx(0.04)
+    assert train.lr_factor(cosine, 1) == pytest.approx(0.52)
+    assert train.lr_factor(cosine, 2) == pytest.approx(1.0)
+    assert train.lr_factor(cosine, 8.5) == pytest.approx(0.5)
+    assert train.lr_factor(cosine, 15) == pytest.approx(0.0, abs=1e-12)
+    assert train.lr_factor({"schedule": "constant"}, 9) == 1.0
+
+
+def test_the_schedule_steps_every_batch():
+    model = torch.nn.Linear(2, 2)
+    recipe = {"lr": 0.1, "momentum": 0.9, "schedule": "cosine", "warmup": 0, "epochs": 2}
+    optimizer = train.make_optimizer(model, recipe)
+    scheduler = train.make_scheduler(optimizer, recipe, batches_per_epoch=4)
+    loader = [(torch.randn(3, 2), torch.tensor([0, 1, 0]))] * 4
+    model.forward = lambda x, f=model.forward: torch.log_softmax(f(x), 1)
+    train.train_epoch(model, loader, optimizer, scheduler, progress=False)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
+
+
+def copy_of_the_repo(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in ("train.py", "data.py", "report.py", "model3.py"):
+        (repo / name).write_text((ROOT / name).read_text())
+    return repo
+
+
+def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
+    repo = copy_of_the_repo(tmp_path)
+    own = (ROOT / "model3.py").read_text().replace("class Net(nn.Module):", "class Net(nn.Module):  # mine")
+    (repo / "model5.py").write_text(own)
+    result = subprocess.run([sys.executable, "train.py", "--model", "model5", "--data-dir", str(tiny_mnist),
+                             "--dry-run", *FAST], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "model5 on cpu" in result.stdout and "Dry run:" in result.stdout
+    assert (repo / "runs" / "model5-seed1" / "model.pt").is_file()
+
+
+@pytest.mark.parametrize("name", ["os", "../model3", "model3.py", "notmodel", "PATH/model3", "model3 "])
+def test_names_that_are_not_model_files_beside_train_are_refused_unimported(name, tmp_path):
+    """Each refused name points at a file that would leave a mark if it were ever imported."""
+    repo = copy_of_the_repo(tmp_path)
+    mark = tmp_path / "imported"
+    trap = f"open({str(mark)!r}, 'w').write('imported')\n"
+    for trap_file in (tmp_path / "model3.py", repo / "notmodel.py", repo / "os.py", tmp_path / "sub" / "model3.py"):
+        trap_file.parent.mkdir(exist_ok=True)
+        trap_file.write_text(trap)
+    name = name.replace("PATH", str(tmp_path / "sub"))
+    result = subprocess.run([sys.executable, "train.py", "--model", name, "--dry-run", *FAST], cwd=repo,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert f"invalid choice: {name!r} (choose from" in result.stderr and "model3" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not mark.exists(), "a refused name was imported"
+
+
+def test_models_are_listed_in_natural_order(tmp_path, monkeypatch):
+    for name in ("model10", "model2", "model1", "model_wide", "helper", "model-x"):
+        (tmp_path / f"{name}.py").write_text("")
+    monkeypatch.setattr(train, "HERE", tmp_path)
+    assert train.model_names() == ["model1", "model2", "model10", "model_wide"]

@@ -1,11 +1,13 @@
-"""Pictures of a run, and the README's results table generated from real runs.
+"""Pictures of a run, and the README's tables and pictures generated from real runs.
 
-train.py calls save_run_plots() after each run. From the command line, this script
-reads runs/*/metrics.json and runs/*-summary.json, rewrites the README between the
-results markers, and copies each experiment's pictures into assets/:
+train.py calls save_run_plots() after each run. From the command line, this script reads
+runs/*/metrics.json (train.py's runs) and results/search.jsonl (search.py's trials), rewrites
+the README between its marked sections (results, trials-margin, trials-frontier), and writes
+the pictures into assets/: each experiment's run pictures, every seed of a sweep on one chart
+(<model>-seeds.png), and the frontier of parameters against accuracy (frontier.png):
 
-    python report.py                                   # runs/ -> README.md, assets/
-    python report.py --runs runs --readme README.md --assets assets
+    python report.py                                   # runs/, results/ -> README.md, assets/
+    python report.py --runs runs --results results/search.jsonl --readme README.md --assets assets
 """
 import argparse
 import json
@@ -13,10 +15,16 @@ import shutil
 import sys
 from pathlib import Path
 
-START_MARK = "<!-- results:start (written by report.py; do not edit by hand) -->"
-END_MARK = "<!-- results:end -->"
 TARGET_ACCURACY = 99.40  # the same bar as train.py's; kept here so plotting needs no torch import
 LAST_EPOCHS = 5
+REFERENCE_PARAMS = 6136  # the write-up this project grew from
+
+
+def marks(section):
+    return (f"<!-- {section}:start (written by report.py; do not edit by hand) -->", f"<!-- {section}:end -->")
+
+
+START_MARK, END_MARK = marks("results")
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
@@ -96,6 +104,110 @@ def save_run_plots(record, images, labels, predictions, run_dir):
     plot_confusion(confusion_matrix(labels, predictions), run_dir / "confusion.png")
 
 
+def plot_seeds(model, records, path):
+    """Every seed's test accuracy per epoch on one chart: the last-5 window shaded, the 99.40% line drawn."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    epochs = len(records[0]["epochs"])
+    ax.axvspan(epochs - LAST_EPOCHS + 0.5, epochs + 0.5, color="gold", alpha=0.25,
+               label=f"last {LAST_EPOCHS} epochs")
+    for r in records:
+        ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
+                linewidth=1, label=f"seed {r['seed']}{'' if r['target_met'] else ' (missed)'}")
+    ax.axhline(TARGET_ACCURACY, color="crimson", linestyle="--", linewidth=1, label=f"{TARGET_ACCURACY:.2f}%")
+    low = min(min(m["test_accuracy"] for m in r["epochs"][2:]) for r in records)
+    ax.set(ylim=(max(98.0, low - 0.1), 99.8), xlim=(2.5, epochs + 0.5), xlabel="epoch",
+           ylabel="test accuracy (%)", xticks=range(3, epochs + 1))
+    met = sum(r["target_met"] for r in records)
+    ax.set_title(f"{model}, {records[0]['params']:,} params: target met on {met}/{len(records)} seeds", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def load_trials(path):
+    """search.py's results, one dict per run; none if the file is absent."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def describe_recipe(recipe):
+    if recipe["schedule"] == "multistep":
+        schedule = f"steps after {','.join(map(str, recipe['milestones']))}"
+    elif recipe["schedule"] == "cosine" and recipe.get("warmup"):
+        schedule = f"one-cycle ({recipe['warmup']} warm-up, cosine to 0)"
+    else:
+        schedule = recipe["schedule"]
+    parts = [schedule, f"lr {recipe['lr']}", f"batch {recipe['batch_size']}"]
+    if recipe.get("label_smoothing"):
+        parts.append(f"smoothing {recipe['label_smoothing']}")
+    parts.append(f"rotate {recipe.get('rotate', 0):g}°, shift {recipe.get('translate', 0):g}")
+    return "; ".join(parts)
+
+
+def group_trials(trials):
+    """{variant: [runs sorted by seed]}, variants in order of parameters."""
+    groups = {}
+    for row in trials:
+        groups.setdefault(row["variant"], []).append(row)
+    for rows in groups.values():
+        rows.sort(key=lambda r: r["seed"])
+    return dict(sorted(groups.items(), key=lambda item: (item[1][0]["params"], item[0])))
+
+
+def trials_table(trials, question):
+    """Markdown: one row per variant that answers `question`, every seed's lowest of the last 5 epochs."""
+    lines = ["| variant | layers | params | recipe | s/epoch | lowest of last 5, by seed | mean | met |",
+             "| --- | --- | ---: | --- | ---: | --- | ---: | ---: |"]
+    for name, rows in group_trials(trials).items():
+        if rows[0]["question"] != question:
+            continue
+        lowest = [r["min_last"] for r in rows]
+        by_seed = ", ".join(f"{r['seed']}: {r['min_last']:.2f}" for r in rows)
+        lines.append(f"| {name} | `{rows[0]['spec']}` | {rows[0]['params']:,} | {describe_recipe(rows[0]['recipe'])} | "
+                     f"{sum(r['seconds_per_epoch'] for r in rows) / len(rows):.1f} | "
+                     f"{by_seed} | "
+                     f"{sum(lowest) / len(lowest):.3f} | {sum(r['target_met'] for r in rows)}/{len(rows)} |")
+    return "\n".join(lines)
+
+
+def plot_frontier(trials, runs, path):
+    """Parameters against the lowest of the last 5 epochs: a dot per seed, a bar per variant's mean,
+    and the models confirmed on fresh seeds (train.py sweeps) as stars."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for name, rows in group_trials(trials).items():
+        params = rows[0]["params"]
+        colour = "tab:blue" if rows[0]["question"] == "frontier" else "tab:green"
+        ax.scatter([params] * len(rows), [r["min_last"] for r in rows], s=14, color=colour, alpha=0.6)
+        ax.scatter([params], [sum(r["min_last"] for r in rows) / len(rows)], marker="_", s=250, color=colour)
+        ax.annotate(name, (params, max(r["min_last"] for r in rows)), textcoords="offset points", xytext=(0, 6),
+                    ha="center", fontsize=6, rotation=90)
+    for model, records in sorted(runs.items()):
+        if len(records) > 1:
+            lowest = [min(m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:]) for r in records]
+            ax.scatter([records[0]["params"]] * len(lowest), lowest, marker="*", s=40, color="tab:red", zorder=3)
+            ax.annotate(f"{model} (fresh seeds)", (records[0]["params"], min(lowest)), textcoords="offset points",
+                        xytext=(0, -12), ha="center", fontsize=7, color="tab:red")
+    ax.axhline(TARGET_ACCURACY, color="crimson", linestyle="--", linewidth=1)
+    ax.axvline(REFERENCE_PARAMS, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"reference: {REFERENCE_PARAMS:,}", (REFERENCE_PARAMS, ax.get_ylim()[0]), textcoords="offset points",
+                xytext=(3, 3), fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters (log scale)", ylabel=f"lowest test accuracy of the last {LAST_EPOCHS} epochs (%)",
+           title="Each dot one seed of one variant; bars: variant means (green: model3's search, blue: smaller "
+                 "nets); stars: fresh-seed sweeps")
+    ax.title.set_fontsize(8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def load_runs(runs_dir):
     """Completed, full runs grouped by model: {model: [metrics record, ...]} sorted by seed."""
     runs = {}
@@ -131,16 +243,17 @@ def results_table(runs):
     return "\n".join(lines)
 
 
-def replace_marked(text, body):
-    """Replace what stands between the markers; everything else stays byte for byte."""
-    start, end = text.find(START_MARK), text.find(END_MARK)
+def replace_marked(text, body, section="results"):
+    """Replace what stands between a section's markers; everything else stays byte for byte."""
+    start_mark, end_mark = marks(section)
+    start, end = text.find(start_mark), text.find(end_mark)
     if start < 0 or end < start:
-        raise ValueError(f"the README lacks the markers {START_MARK!r} ... {END_MARK!r}")
-    return text[:start + len(START_MARK)] + "\n" + body + "\n" + text[end:]
+        raise ValueError(f"the README lacks the markers {start_mark!r} ... {end_mark!r}")
+    return text[:start + len(start_mark)] + "\n" + body + "\n" + text[end:]
 
 
-def copy_pictures(runs, runs_dir, assets):
-    """Each experiment's pictures, from its lowest seed, as assets/<model>-<picture>."""
+def write_pictures(runs, runs_dir, trials, assets):
+    """Each experiment's run pictures (from its lowest seed), its seeds chart, and the frontier."""
     assets = Path(assets)
     assets.mkdir(exist_ok=True)
     for model, records in runs.items():
@@ -148,28 +261,38 @@ def copy_pictures(runs, runs_dir, assets):
         for picture in PICTURES:
             if (run_dir / picture).is_file():
                 shutil.copyfile(run_dir / picture, assets / f"{model}-{picture}")
+        if len(records) > 1:
+            plot_seeds(model, records, assets / f"{model}-seeds.png")
+    if trials:
+        plot_frontier(trials, runs, assets / "frontier.png")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--runs", default="runs", help="folder of train.py outputs")
-    parser.add_argument("--readme", default="README.md", help="file whose marked section is rewritten")
+    parser.add_argument("--results", default="results/search.jsonl", help="search.py's trials")
+    parser.add_argument("--readme", default="README.md", help="file whose marked sections are rewritten")
     parser.add_argument("--assets", default="assets", help="folder for the README's pictures ('' to skip)")
     args = parser.parse_args(argv)
     runs = load_runs(args.runs)
     if not runs:
         print(f"error: no finished runs under {args.runs}/", file=sys.stderr)
         return 1
+    trials = load_trials(args.results)
     readme = Path(args.readme)
     try:
-        readme.write_text(replace_marked(readme.read_text(), results_table(runs)))
+        text = replace_marked(readme.read_text(), results_table(runs))
+        for question in ("margin", "frontier") if trials else ():
+            text = replace_marked(text, trials_table(trials, question), f"trials-{question}")
+        readme.write_text(text)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.assets:
-        copy_pictures(runs, args.runs, args.assets)
-    print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of {', '.join(sorted(runs))}")
+        write_pictures(runs, args.runs, trials, args.assets)
+    print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of {', '.join(sorted(runs))}, "
+          f"{len(trials)} trials")
     return 0
 
 

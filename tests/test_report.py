@@ -70,7 +70,8 @@ def test_report_rewrites_only_the_marked_section(tmp_path):
     before, after = "# Title\n\nhand-written text\n", "\n## Later section\nmore text\n"
     readme = tmp_path / "README.md"
     readme.write_text(before + report.START_MARK + "\nstale table\n" + report.END_MARK + after)
-    assert report.main(["--runs", str(runs), "--readme", str(readme), "--assets", ""]) == 0
+    assert report.main(["--runs", str(runs), "--results", str(tmp_path / "no-trials.jsonl"), "--readme", str(readme),
+                        "--assets", ""]) == 0
     text = readme.read_text()
     assert text.startswith(before + report.START_MARK) and text.endswith(report.END_MARK + after)
     assert "stale table" not in text
@@ -86,3 +87,35 @@ def test_report_refuses_a_readme_without_markers(tmp_path, capsys):
     assert report.main(["--runs", str(tmp_path / "runs"), "--readme", str(readme), "--assets", ""]) == 1
     assert readme.read_text() == "no markers here\n"
     assert "lacks the markers" in capsys.readouterr().err
+
+
+def fake_trial(variant, question, seed, params, last5):
+    return {"variant": variant, "question": question, "spec": "8k,P,8", "seed": seed, "params": params,
+            "recipe": {"schedule": "multistep", "milestones": [7, 10], "lr": 0.1, "batch_size": 128, "rotate": 7.0,
+                       "translate": 0.05},
+            "test_accuracy": [99.0] * 10 + last5, "min_last": min(last5), "target_met": min(last5) >= 99.4,
+            "seconds_per_epoch": 10.0}
+
+
+def test_trial_tables_seeds_chart_and_frontier(tmp_path):
+    runs = tmp_path / "runs"
+    fake_run(runs, "model4", 2001, [99.0] * 10 + [99.41, 99.42, 99.45, 99.40, 99.44], True)
+    fake_run(runs, "model4", 2002, [99.0] * 10 + [99.41, 99.38, 99.45, 99.40, 99.44], False)
+    trials = tmp_path / "search.jsonl"
+    rows = [fake_trial("big", "margin", 1, 7000, [99.5] * 5), fake_trial("small", "frontier", 2, 3000, [99.3] * 5),
+            fake_trial("small", "frontier", 1, 3000, [99.45, 99.41, 99.5, 99.5, 99.5])]
+    trials.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    readme = tmp_path / "README.md"
+    readme.write_text("".join(f"{a}\nstale\n{b}\n" for a, b in map(report.marks, ("results", "trials-margin",
+                                                                                  "trials-frontier"))))
+    assets = tmp_path / "assets"
+    assert report.main(["--runs", str(runs), "--results", str(trials), "--readme", str(readme),
+                        "--assets", str(assets)]) == 0
+    text = readme.read_text()
+    assert "stale" not in text
+    margin, frontier = text.split(report.marks("trials-frontier")[0])
+    assert "| big | `8k,P,8` | 7,000 | steps after 7,10; lr 0.1; batch 128; rotate 7°, shift 0.05 | 10.0 | " \
+           "1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
+    assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
+    for name in ("model4-seeds.png", "frontier.png"):
+        assert (assets / name).read_bytes().startswith(PNG_MAGIC), name

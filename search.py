@@ -1,0 +1,188 @@
+"""The trials behind the README's choices: named net variants trained over seeds.
+
+A variant is a net written as a spec (layers in order, separated by commas) plus its changes
+to BASE_RECIPE. Every run appends one JSON line to the results file (default
+results/search.jsonl); a sweep that breaks loses at most the runs in flight, and running the
+same command again skips the (variant, seed) pairs already there. `python report.py` turns
+the results into the README's trial tables and the frontier picture.
+
+Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
+P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU; every net ends in global
+average pooling and a 1x1 conv to the 10 classes (model2/3/4's head).
+
+Usage:
+    python search.py --list                                         # variants, parameters, spec
+    python search.py --variants m3-base,m3-wide --seeds 1-3 --data-dir ../shared/data
+    python search.py --variants m3-wide --seeds 1-3 --jobs 2 --threads 1    # two runs at a time
+"""
+import argparse
+import contextlib
+import json
+import re
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import train
+from data import DataError, load_mnist, resolve_data_dir
+
+# model3's recipe when the search began: every variant states what it changes.
+BASE_RECIPE = {"epochs": 15, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
+               "schedule": "multistep", "milestones": [5, 10], "gamma": 0.1, "rotate": 7.0, "translate": 0.05}
+STEPS_7_10 = {"milestones": [7, 10]}
+ONE_CYCLE = {"schedule": "cosine", "warmup": 2}
+
+# name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
+# "frontier": how few parameters still hold the target (model4).
+VARIANTS = {
+    "m3-base": ("margin", "8,12,P,8t,10,12,12,14", {}),
+    "p7656-steps": ("margin", "12k,P,14,14,14,16", STEPS_7_10),
+    "p7656-onecycle": ("margin", "12k,P,14,14,14,16", ONE_CYCLE),
+    "p7656-steps-ls": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "label_smoothing": 0.1}),
+    "p7656-steps-b64": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "batch_size": 64, "lr": 0.05}),
+    "p4020-steps": ("frontier", "8k,P,10,10,10,12", STEPS_7_10),
+    "p3364-steps": ("frontier", "8k,P,8,8,10,12", STEPS_7_10),
+    "p2962-steps": ("frontier", "6k,P,8,8,10,10", STEPS_7_10),
+}
+
+LAYER = re.compile(r"(\d+)([pkt]?)|P")
+
+
+class SpecNet(nn.Module):
+    """A net built from a spec string, with model3's blocks and head."""
+
+    def __init__(self, spec):
+        super().__init__()
+        layers, channels = [], 1
+        for token in spec.split(","):
+            match = LAYER.fullmatch(token.strip())
+            if not match:
+                raise ValueError(f"bad layer {token!r} in spec {spec!r}")
+            if token.strip() == "P":
+                layers.append(nn.MaxPool2d(2))
+                continue
+            width, kind = int(match[1]), match[2]
+            kernel, padding = {"": (3, 0), "p": (3, 1), "k": (5, 0), "t": (1, 0)}[kind]
+            layers += [nn.Conv2d(channels, width, kernel, padding=padding, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU()]
+            channels = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(channels, 10, 1, bias=False)
+
+    def forward(self, x):
+        x = F.adaptive_avg_pool2d(self.features(x), 1)
+        return F.log_softmax(self.head(x).flatten(1), dim=1)
+
+
+def variant_recipe(name):
+    return {**BASE_RECIPE, **VARIANTS[name][2]}
+
+
+def variant_params(name):
+    return train.count_params(SpecNet(VARIANTS[name][1]))
+
+
+def read_results(path):
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def pending(variants, seeds, results):
+    """The (variant, seed) runs not yet in the results file, seed by seed: every variant gets a
+    first result early on."""
+    done = {(r["variant"], r["seed"]) for r in read_results(results)}
+    return [(name, seed) for seed in seeds for name in variants if (name, seed) not in done]
+
+
+_data = None
+
+
+def _start_worker(data_dir, threads):
+    global _data
+    torch.set_num_threads(threads)
+    _data = load_mnist(data_dir, download=False)
+
+
+def run_trial(name, seed, out):
+    """Train one variant on one seed (in a worker process); its console output goes to a log file."""
+    question, spec, _ = VARIANTS[name]
+    recipe = variant_recipe(name)
+    run_dir = Path(out) / f"{name}-seed{seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    with open(run_dir / "log.txt", "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        record = train.train_run(name, recipe, seed, _data, torch.device("cpu"), run_dir,
+                                 make_net=lambda: SpecNet(spec), progress=False)
+    epochs = record["epochs"]
+    return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
+            "params": record["params"], "threads": record["threads"], "device": record["device"],
+            "torch": record["torch"], "test_accuracy": [m["test_accuracy"] for m in epochs],
+            "best": max(m["test_accuracy"] for m in epochs), "min_last": train.min_last(epochs),
+            "target_met": record["target_met"],
+            "seconds_per_epoch": round(statistics.fmean(m["seconds"] for m in epochs), 2),
+            "wall_seconds": round(time.perf_counter() - began, 1)}
+
+
+def variant_list(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown or not names:
+        given = ", ".join(unknown) if unknown else repr(text)
+        raise argparse.ArgumentTypeError(f"unknown variant(s) {given}; valid: {', '.join(VARIANTS)}")
+    return names
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--variants", type=variant_list, help="comma-separated variant names (see --list)")
+    parser.add_argument("--seeds", type=train.seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9")
+    parser.add_argument("--jobs", type=train.positive(int), default=1, help="runs at a time")
+    parser.add_argument("--threads", type=train.positive(int), default=torch.get_num_threads(),
+                        help="torch threads per run")
+    parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
+    parser.add_argument("--results", default="results/search.jsonl", help="JSON lines, one per finished run")
+    parser.add_argument("--out", default="runs/search", help="folder for each run's checkpoints and log")
+    parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, (question, spec, changes) in VARIANTS.items():
+            print(f"{name:<16} {question:<9} {variant_params(name):>6,}  {spec}  {json.dumps(changes)}")
+        return 0
+    if not args.variants:
+        parser.error("give --variants (or --list)")
+
+    data_dir = resolve_data_dir(args.data_dir)
+    try:
+        load_mnist(data_dir, download=False)  # one clear message before any worker starts
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    todo = pending(args.variants, args.seeds, args.results)
+    print(f"{len(todo)} runs to do ({len(args.variants) * len(args.seeds) - len(todo)} already in {args.results}), "
+          f"{args.jobs} at a time, {args.threads} thread(s) each")
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_start_worker,
+                             initargs=(data_dir, args.threads)) as pool:
+        futures = [pool.submit(run_trial, name, seed, args.out) for name, seed in todo]
+        for future in as_completed(futures):
+            row = future.result()
+            with open(args.results, "a") as results:
+                results.write(json.dumps(row) + "\n")
+            print(f"{row['variant']:<16} seed {row['seed']:>4}  {row['params']:>6,} params  "
+                  f"last 5: {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-train.LAST_EPOCHS:])}  "
+                  f"lowest {row['min_last']:.2f}  {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

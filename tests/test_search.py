@@ -1,0 +1,45 @@
+"""search.py: nets from specs, the variant registry, and sweeps that pick up where they broke off."""
+import json
+
+import pytest
+import torch
+
+import search
+import train
+
+
+@pytest.mark.parametrize("spec,params", [("8,12,P,8t,10,12,12,14", 5932), ("12k,P,14,14,14,16", 7656),
+                                         ("8p,P,10", 72 + 16 + 720 + 20 + 100)])
+def test_nets_from_specs(spec, params):
+    net = search.SpecNet(spec).eval()
+    assert train.count_params(net) == params
+    out = net(torch.randn(3, 1, 28, 28))
+    assert out.shape == (3, 10) and torch.allclose(out.exp().sum(1), torch.ones(3), atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["8,Q", "8x", "", "8,,P"])
+def test_bad_specs_are_refused(spec):
+    with pytest.raises(ValueError, match="bad layer"):
+        search.SpecNet(spec)
+
+
+def test_every_variant_builds_within_the_budget():
+    for name, (question, spec, changes) in search.VARIANTS.items():
+        assert question in ("margin", "frontier"), name
+        assert search.variant_params(name) <= train.MAX_PARAMS, name
+        assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup"}, name
+
+
+def test_unknown_variants_are_refused_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        search.main(["--variants", "m3-base,nonesuch"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown variant(s) nonesuch; valid: m3-base" in err
+
+
+def test_a_broken_sweep_resumes_with_the_runs_it_lacks(tmp_path):
+    results = tmp_path / "search.jsonl"
+    assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    results.write_text(json.dumps({"variant": "b", "seed": 1}) + "\n" + json.dumps({"variant": "a", "seed": 2}) + "\n")
+    assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 2)]

@@ -4,7 +4,9 @@ Both pipelines train the same model file with the same optimizer through the sam
 train_epoch(); only the data path differs. Measured in one run on one device:
 
 1. seconds per training epoch (median; the pipelines take turns), images per second, and
-   their ratio (in this process);
+   their ratio (in this process); beside them, in the same turns, the other nets of
+   --models through the tensor pipeline, each with its own recipe (model3's net before the
+   search, search.py's m3-base, among them);
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -18,10 +20,12 @@ import statistics
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import torch
 
 import model3
+import search
 import train
 from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
 
@@ -44,27 +48,43 @@ def classic_loaders(root, device, batch_size=CLASSIC_BATCH_SIZE, workers=CLASSIC
             DataLoader(test_set, 1000, shuffle=False, num_workers=workers, persistent_workers=True))
 
 
-def time_epochs(loaders, device, epochs):
-    """Median seconds of a training epoch for each loader, after one untimed warm-up epoch each.
+def time_epochs(pipelines, device, epochs):
+    """Median seconds of a training epoch for each (loader, model module) pair, after one untimed
+    warm-up epoch each, with the module's recipe (weight average included).
 
-    The pipelines take turns epoch by epoch, so a slow spell of the machine hits both alike.
+    The pipelines take turns epoch by epoch, so a slow spell of the machine hits all alike.
     """
     runs = []
-    for loader in loaders:
+    for loader, module in pipelines:
         torch.manual_seed(0)
-        model = model3.Net().to(device)
-        recipe = {**model3.RECIPE, "epochs": epochs + 1}
+        model = module.Net().to(device)
+        recipe = {**module.RECIPE, "epochs": epochs + 1}
         optimizer = train.make_optimizer(model, recipe)
-        runs.append((loader, model, optimizer, train.make_scheduler(optimizer, recipe, len(loader))))
-    times = [[] for _ in loaders]
+        average = train.WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
+        runs.append((loader, model, optimizer, train.make_scheduler(optimizer, recipe, len(loader)),
+                     recipe.get("label_smoothing", 0.0), average))
+    times = [[] for _ in pipelines]
     for _ in range(epochs + 1):
-        for i, (loader, model, optimizer, scheduler) in enumerate(runs):
+        for i, (loader, model, optimizer, scheduler, smoothing, average) in enumerate(runs):
             began = time.perf_counter()
-            train.train_epoch(model, loader, optimizer, scheduler, progress=False)
+            train.train_epoch(model, loader, optimizer, scheduler, smoothing, progress=False, average=average)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times[i].append(time.perf_counter() - began)
     return [statistics.median(t[1:]) for t in times]
+
+
+def bench_nets(names):
+    """Model modules by name; `m3-base` is model3's net and recipe before the search (search.py)."""
+    nets = []
+    for name in names:
+        if name == "m3-base":
+            module = SimpleNamespace(Net=lambda spec=search.VARIANTS[name][1]: search.SpecNet(spec),
+                                     RECIPE=search.variant_recipe(name))
+            nets.append((f"{name} (model3 before the search)", module))
+        else:
+            nets.append((name, train.load_model_module(name)))
+    return nets
 
 
 def classic_run(root, device, epochs):
@@ -97,6 +117,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per pipeline, after a warm-up")
+    parser.add_argument("--models", default="m3-base,model4", help="other nets timed beside model3 (tensor "
+                        "pipeline, their own recipes); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=int, default=2, help="whole-process runs of each; the best counts")
     parser.add_argument("--classic-run", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
@@ -113,17 +135,22 @@ def main(argv=None):
         return 1
 
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"model3 ({train.count_params(model3.Net()):,} params), torch {torch.__version__}, {name}")
-    batch = model3.RECIPE["batch_size"]
-    tensor_train = train.make_train_loader(train_x, train_y, model3.RECIPE, device, seed=0)
+    print(f"torch {torch.__version__}, {name}")
+    others = bench_nets([n for n in args.models.split(",") if n])
     classic_train, _ = classic_loaders(root, device)
-    n = len(tensor_train.labels)
-    fast, slow = time_epochs([tensor_train, classic_train], device, args.epochs)
-    print(f"{'pipeline':<44} {'s/epoch':>8} {'images/s':>9}")
-    print(f"{f'tensors on {device.type}, batch augmentation, batch {batch}':<44} {fast:>8.2f} {n / fast:>9.0f}")
-    print(f"{f'DataLoader + PIL RandomRotation, batch {CLASSIC_BATCH_SIZE}, 2 workers':<44} "
-          f"{slow:>8.2f} {n / slow:>9.0f}")
-    print(f"training epoch speed-up: {slow / fast:.2f}x")
+    pipelines = [(train.make_train_loader(train_x, train_y, module.RECIPE, device, seed=0), module)
+                 for module in [model3] + [module for _, module in others]] + [(classic_train, model3)]
+    times = time_epochs(pipelines, device, args.epochs)
+    n = len(train_y)
+    print(f"{'net':<38} {'params':>6}  {'pipeline':<40} {'s/epoch':>8} {'images/s':>9}")
+    rows = [("model3", model3, f"tensors on {device.type}, batch {model3.RECIPE['batch_size']}")]
+    rows += [(label, module, f"tensors on {device.type}, batch {module.RECIPE['batch_size']}")
+             for label, module in others]
+    rows += [("model3", model3, f"DataLoader + PIL, batch {CLASSIC_BATCH_SIZE}, {CLASSIC_WORKERS} workers")]
+    for (label, module, pipeline), seconds in zip(rows, times):
+        print(f"{label:<38} {train.count_params(module.Net()):>6,}  {pipeline:<40} {seconds:>8.2f} "
+              f"{n / seconds:>9.0f}")
+    print(f"training epoch speed-up of model3's tensor pipeline over the classic one: {times[-1] / times[0]:.2f}x")
 
     if not args.skip_whole:
         here = os.path.dirname(os.path.abspath(__file__))

@@ -38,6 +38,7 @@ BASE_RECIPE = {"epochs": 15, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "wei
                "schedule": "multistep", "milestones": [5, 10], "gamma": 0.1, "rotate": 7.0, "translate": 0.05}
 STEPS_7_10 = {"milestones": [7, 10]}
 ONE_CYCLE = {"schedule": "cosine", "warmup": 2}
+ONE_CYCLE_EMA = {**ONE_CYCLE, "ema": 0.999}
 
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
 # "frontier": how few parameters still hold the target (model4).
@@ -45,11 +46,16 @@ VARIANTS = {
     "m3-base": ("margin", "8,12,P,8t,10,12,12,14", {}),
     "p7656-steps": ("margin", "12k,P,14,14,14,16", STEPS_7_10),
     "p7656-onecycle": ("margin", "12k,P,14,14,14,16", ONE_CYCLE),
+    "p7656-steps-ema": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "ema": 0.999}),
+    "p7656-onecycle-ema": ("margin", "12k,P,14,14,14,16", ONE_CYCLE_EMA),
     "p7656-steps-ls": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "label_smoothing": 0.1}),
-    "p7656-steps-b64": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "batch_size": 64, "lr": 0.05}),
     "p4020-steps": ("frontier", "8k,P,10,10,10,12", STEPS_7_10),
     "p3364-steps": ("frontier", "8k,P,8,8,10,12", STEPS_7_10),
-    "p2962-steps": ("frontier", "6k,P,8,8,10,10", STEPS_7_10),
+    "p5932-onecycle-ema": ("frontier", "8,12,P,8t,10,12,12,14", ONE_CYCLE_EMA),
+    "p4808-onecycle-ema": ("frontier", "8p,8p,P,12,12,P,16", ONE_CYCLE_EMA),
+    "p4632-onecycle-ema": ("frontier", "8,10,P,6t,8,10,12,12", ONE_CYCLE_EMA),
+    "p4020-onecycle-ema": ("frontier", "8k,P,10,10,10,12", ONE_CYCLE_EMA),
+    "p3650-onecycle-ema": ("frontier", "6p,P,10,12,P,16", ONE_CYCLE_EMA),
 }
 
 LAYER = re.compile(r"(\d+)([pkt]?)|P")
@@ -82,7 +88,10 @@ class SpecNet(nn.Module):
 
 
 def variant_recipe(name):
-    return {**BASE_RECIPE, **VARIANTS[name][2]}
+    recipe = {**BASE_RECIPE, **VARIANTS[name][2]}
+    if recipe["schedule"] != "multistep":
+        del recipe["milestones"], recipe["gamma"]
+    return recipe
 
 
 def variant_params(name):
@@ -119,7 +128,8 @@ def run_trial(name, seed, out):
     run_dir = Path(out) / f"{name}-seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    with open(run_dir / "log.txt", "w", buffering=1) as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with open(run_dir / "log.txt", "w", buffering=1) as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         record = train.train_run(name, recipe, seed, _data, torch.device("cpu"), run_dir,
                                  make_net=lambda: SpecNet(spec), progress=False)
     epochs = record["epochs"]
@@ -156,7 +166,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.list:
         for name, (question, spec, changes) in VARIANTS.items():
-            print(f"{name:<16} {question:<9} {variant_params(name):>6,}  {spec}  {json.dumps(changes)}")
+            print(f"{name:<20} {question:<9} {variant_params(name):>6,}  {spec}  {json.dumps(changes)}")
         return 0
     if not args.variants:
         parser.error("give --variants (or --list)")
@@ -178,7 +188,7 @@ def main(argv=None):
             row = future.result()
             with open(args.results, "a") as results:
                 results.write(json.dumps(row) + "\n")
-            print(f"{row['variant']:<16} seed {row['seed']:>4}  {row['params']:>6,} params  "
+            print(f"{row['variant']:<20} seed {row['seed']:>4}  {row['params']:>6,} params  "
                   f"last 5: {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-train.LAST_EPOCHS:])}  "
                   f"lowest {row['min_last']:.2f}  {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
     return 0

@@ -16,6 +16,7 @@ Outputs go to <out>/<model>-seed<seed>/: metrics.json, checkpoint.pt (after ever
 epoch), best.pt (best test epoch), model.pt (final weights) and plots.
 """
 import argparse
+import copy
 import importlib.util
 import itertools
 import json
@@ -200,9 +201,27 @@ def make_train_loader(images, labels, recipe, device, seed):
                         translate=recipe.get("translate", 0.0), scale=recipe.get("scale", 0.0), seed=seed)
 
 
-def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True):
-    """One pass over the training data (any loader of (x, y) batches), stepping the schedule after each
-    batch; returns mean loss and accuracy (%)."""
+class WeightAverage:
+    """An exponential moving average of a model's weights and BatchNorm statistics, updated after
+    every step; when the recipe asks for one (`ema`: the decay per step), it is the net that is tested
+    and saved."""
+
+    def __init__(self, model, decay):
+        self.model, self.decay = copy.deepcopy(model), decay
+
+    @torch.no_grad()
+    def update(self, model):
+        for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
+            if mine.is_floating_point():
+                mine.lerp_(theirs, 1 - self.decay)
+            else:
+                mine.copy_(theirs)
+
+
+def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True,
+                average=None):
+    """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
+    weight average, if any) after each batch; returns mean loss and accuracy (%)."""
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
@@ -220,6 +239,8 @@ def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_ba
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if average is not None:
+            average.update(model)
         loss_sum += loss.detach() * len(y)
         correct += (output.argmax(1) == y).sum()
         seen += len(y)
@@ -373,12 +394,15 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
     test_loader = TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device)
     optimizer = make_optimizer(model, recipe)
     scheduler = make_scheduler(optimizer, recipe, len(train_loader))
+    average = WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
+    tested = average.model if average else model
     epochs = 1 if dry_run else recipe["epochs"]
     max_batches = DRY_RUN_BATCHES if dry_run else None
 
     metrics, start = [], 0
     if resume is not None:
-        model.load_state_dict(resume["model_state"])
+        model.load_state_dict(resume.get("train_state", resume["model_state"]))
+        tested.load_state_dict(resume["model_state"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         set_rng_state(resume["rng"], train_loader, device)
@@ -398,20 +422,22 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             lr = optimizer.param_groups[0]["lr"]
             began = time.perf_counter()
             row = train_epoch(model, train_loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0),
-                              max_batches, progress)
-            result = test(model, test_loader, max_batches)
+                              max_batches, progress, average)
+            result = test(tested, test_loader, max_batches)
             print(test_line(result))
             predictions = result.pop("predictions")
             metrics.append({"epoch": epoch, **row, **result, "lr": lr,
                             "seconds": round(time.perf_counter() - began, 2)})
             weights = {"model": name, "params": params, "epoch": epoch,
-                       "test_accuracy": result["test_accuracy"], "model_state": model.state_dict()}
+                       "test_accuracy": result["test_accuracy"], "model_state": tested.state_dict()}
             if result["test_accuracy"] > best:
                 best = result["test_accuracy"]
                 save_atomic(weights, run_dir / "best.pt")
-            save_atomic({**weights, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "rng": rng_state(train_loader, device), "metrics": metrics, "seed": seed,
-                         "recipe": recipe, "args": run_args or {}, "dry_run": dry_run}, checkpoint_path)
+            training = {"train_state": model.state_dict()} if average else {}  # the weights being averaged
+            save_atomic({**weights, **training, "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "rng": rng_state(train_loader, device),
+                         "metrics": metrics, "seed": seed, "recipe": recipe, "args": run_args or {},
+                         "dry_run": dry_run}, checkpoint_path)
             write_json(record, run_dir / "metrics.json")
     except TrainingError as err:
         where = f"the last good checkpoint is {checkpoint_path}" if metrics else "no checkpoint was written"

@@ -27,7 +27,7 @@ def test_every_variant_builds_within_the_budget():
     for name, (question, spec, changes) in search.VARIANTS.items():
         assert question in ("margin", "frontier"), name
         assert search.variant_params(name) <= train.MAX_PARAMS, name
-        assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup"}, name
+        assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup", "ema"}, name
 
 
 def test_unknown_variants_are_refused_with_the_valid_names(capsys):
@@ -43,3 +43,11 @@ def test_a_broken_sweep_resumes_with_the_runs_it_lacks(tmp_path):
     assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
     results.write_text(json.dumps({"variant": "b", "seed": 1}) + "\n" + json.dumps({"variant": "a", "seed": 2}) + "\n")
     assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 2)]
+
+
+@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema")])
+def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant):
+    module = train.load_model_module(model)
+    spec_net = search.SpecNet(search.VARIANTS[variant][1])
+    assert [p.shape for p in module.Net().parameters()] == [p.shape for p in spec_net.parameters()]
+    assert module.RECIPE == search.variant_recipe(variant)

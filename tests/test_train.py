@@ -1,4 +1,5 @@
 """train.py end to end on tiny IDX files: dry run, errors, checkpoints, resume, eval, determinism."""
+import copy
 import json
 import os
 import signal
@@ -292,3 +293,41 @@ def test_models_are_listed_in_natural_order(tmp_path, monkeypatch):
         (tmp_path / f"{name}.py").write_text("")
     monkeypatch.setattr(train, "HERE", tmp_path)
     assert train.model_names() == ["model1", "model2", "model10", "model_wide"]
+
+
+def test_weight_average_follows_the_weights_at_its_decay():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    average = train.WeightAverage(model, decay=0.75)
+    start = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            tensor.add_(4)
+    average.update(model)
+    for key, tensor in average.model.state_dict().items():
+        expected = start[key] + 4 if not tensor.is_floating_point() else start[key] + 1  # a quarter of the way
+        assert torch.allclose(tensor, expected.to(tensor.dtype), atol=1e-6), key
+
+
+def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path, monkeypatch):
+    from data import load_mnist
+    data = load_mnist(tiny_mnist, download=False)
+    recipe = {**train.load_model_module("model3").RECIPE, "epochs": 3, "batch_size": 64, "ema": 0.9}
+    cpu = torch.device("cpu")
+    whole = train.train_run("model3", recipe, 4, data, cpu, tmp_path / "whole", progress=False)
+
+    real_test = train.test
+    monkeypatch.setattr(train, "test", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+                        if (tmp_path / "broken" / "checkpoint.pt").exists() else real_test(*a, **k))
+    with pytest.raises(KeyboardInterrupt):
+        train.train_run("model3", recipe, 4, data, cpu, tmp_path / "broken", progress=False)
+    monkeypatch.setattr(train, "test", real_test)
+    checkpoint = train.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
+    assert checkpoint["epoch"] == 1 and "train_state" in checkpoint
+    resumed = train.train_run("model3", recipe, 4, data, cpu, tmp_path / "broken", resume=checkpoint, progress=False)
+    drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
+    assert drop_time(resumed) == drop_time(whole)
+    # What is tested and saved is the average, not the weights being trained.
+    saved = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model_state"]
+    last = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
+    assert torch.equal(saved["head.weight"], last["model_state"]["head.weight"])
+    assert not torch.equal(saved["head.weight"], last["train_state"]["head.weight"])

@@ -182,7 +182,7 @@ def lr_factor(recipe, epoch):
     if name == "multistep":
         return recipe["gamma"] ** sum(epoch >= milestone for milestone in recipe["milestones"])
     if name == "cosine":
-        warmup = recipe.get("warmup", 0)
+        warmup = min(recipe.get("warmup", 0), recipe["epochs"] / 2)  # at most half of a short run
         if epoch < warmup:
             return 0.04 + 0.96 * epoch / warmup  # from lr/25, as torch's OneCycleLR starts
         return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (recipe["epochs"] - warmup)))

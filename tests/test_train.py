@@ -238,6 +238,8 @@ def test_schedules_by_epoch():
     assert train.lr_factor(cosine, 8.5) == pytest.approx(0.5)
     assert train.lr_factor(cosine, 15) == pytest.approx(0.0, abs=1e-12)
     assert train.lr_factor({"schedule": "constant"}, 9) == 1.0
+    short = {**cosine, "epochs": 2}  # --epochs 2: the warm-up shrinks to half of the run
+    assert [train.lr_factor(short, e) for e in (0.5, 1, 2)] == pytest.approx([0.52, 1.0, 0.0], abs=1e-12)
 
 
 def test_the_schedule_steps_every_batch():

@@ -117,7 +117,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per pipeline, after a warm-up")
-    parser.add_argument("--models", default="m3-base,model4", help="other nets timed beside model3 (tensor "
+    parser.add_argument("--models", default="m3-base", help="other nets timed beside model3 (tensor "
                         "pipeline, their own recipes); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=int, default=2, help="whole-process runs of each; the best counts")

@@ -145,6 +145,8 @@ def describe_recipe(recipe):
     parts = [schedule, f"lr {recipe['lr']}", f"batch {recipe['batch_size']}"]
     if recipe.get("label_smoothing"):
         parts.append(f"smoothing {recipe['label_smoothing']}")
+    if recipe.get("ema"):
+        parts.append(f"weight average {recipe['ema']}")
     parts.append(f"rotate {recipe.get('rotate', 0):g}°, shift {recipe.get('translate', 0):g}")
     return "; ".join(parts)
 
@@ -180,8 +182,10 @@ def plot_frontier(trials, runs, path):
     and the models confirmed on fresh seeds (train.py sweeps) as stars."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
+    seen = {}  # variants of one size stand side by side, left of the size, so that none hides another
     for name, rows in group_trials(trials).items():
-        params = rows[0]["params"]
+        seen[rows[0]["params"]] = seen.get(rows[0]["params"], 0) + 1
+        params = rows[0]["params"] * (1 - 0.025 * seen[rows[0]["params"]])
         colour = "tab:blue" if rows[0]["question"] == "frontier" else "tab:green"
         ax.scatter([params] * len(rows), [r["min_last"] for r in rows], s=14, color=colour, alpha=0.6)
         ax.scatter([params], [sum(r["min_last"] for r in rows) / len(rows)], marker="_", s=250, color=colour)
@@ -191,8 +195,10 @@ def plot_frontier(trials, runs, path):
         if len(records) > 1:
             lowest = [min(m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:]) for r in records]
             ax.scatter([records[0]["params"]] * len(lowest), lowest, marker="*", s=40, color="tab:red", zorder=3)
-            ax.annotate(f"{model} (fresh seeds)", (records[0]["params"], min(lowest)), textcoords="offset points",
-                        xytext=(0, -12), ha="center", fontsize=7, color="tab:red")
+            ax.annotate(f"{model}\n(fresh seeds)", (records[0]["params"], min(lowest)), textcoords="offset points",
+                        xytext=(6, 0), ha="left", va="top", fontsize=7, color="tab:red")
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high + 0.25 * (high - low))  # room for the names above the dots
     ax.axhline(TARGET_ACCURACY, color="crimson", linestyle="--", linewidth=1)
     ax.axvline(REFERENCE_PARAMS, color="grey", linestyle=":", linewidth=1)
     ax.annotate(f"reference: {REFERENCE_PARAMS:,}", (REFERENCE_PARAMS, ax.get_ylim()[0]), textcoords="offset points",

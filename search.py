@@ -43,7 +43,7 @@ ONE_CYCLE_EMA = {**ONE_CYCLE, "ema": 0.999}
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
 # "frontier": how few parameters still hold the target (model4).
 VARIANTS = {
-    "m3-base": ("margin", "8,12,P,8t,10,12,12,14", {}),
+    "m3-base": ("margin", "8,12,P,8t,10,12,12,14", {}),  # model3 before the search; bench.py times it
     "p7656-steps": ("margin", "12k,P,14,14,14,16", STEPS_7_10),
     "p7656-onecycle": ("margin", "12k,P,14,14,14,16", ONE_CYCLE),
     "p7656-steps-ema": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "ema": 0.999}),
@@ -51,10 +51,10 @@ VARIANTS = {
     "p7656-steps-ls": ("margin", "12k,P,14,14,14,16", {**STEPS_7_10, "label_smoothing": 0.1}),
     "p4020-steps": ("frontier", "8k,P,10,10,10,12", STEPS_7_10),
     "p3364-steps": ("frontier", "8k,P,8,8,10,12", STEPS_7_10),
+    "p5964-onecycle-ema": ("frontier", "12k,P,12,12,12,14", ONE_CYCLE_EMA),
     "p5932-onecycle-ema": ("frontier", "8,12,P,8t,10,12,12,14", ONE_CYCLE_EMA),
-    "p4808-onecycle-ema": ("frontier", "8p,8p,P,12,12,P,16", ONE_CYCLE_EMA),
     "p4632-onecycle-ema": ("frontier", "8,10,P,6t,8,10,12,12", ONE_CYCLE_EMA),
-    "p4020-onecycle-ema": ("frontier", "8k,P,10,10,10,12", ONE_CYCLE_EMA),
+    "p3918-onecycle-ema": ("frontier", "8k,P,10,10,10,11", ONE_CYCLE_EMA),
     "p3650-onecycle-ema": ("frontier", "6p,P,10,12,P,16", ONE_CYCLE_EMA),
 }
 

@@ -121,11 +121,6 @@ def warp(x, theta):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def random_affine(x, generator, rotate=0.0, translate=0.0, scale=0.0):
-    """Warp each image of x by its own random affine transform (see affine_thetas)."""
-    return warp(x, affine_thetas(len(x), generator, rotate, translate, scale).to(x.device))
-
-
 class TensorLoader:
     """Batches of normalized (N, 1, 28, 28) images cut from one uint8 tensor held on `device`.
 

@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import report
 import train
 from data import DataError, load_mnist, resolve_data_dir
 
@@ -98,17 +99,10 @@ def variant_params(name):
     return train.count_params(SpecNet(VARIANTS[name][1]))
 
 
-def read_results(path):
-    path = Path(path)
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def pending(variants, seeds, results):
     """The (variant, seed) runs not yet in the results file, seed by seed: every variant gets a
     first result early on."""
-    done = {(r["variant"], r["seed"]) for r in read_results(results)}
+    done = {(r["variant"], r["seed"]) for r in report.load_trials(results)}
     return [(name, seed) for seed in seeds for name in variants if (name, seed) not in done]
 
 

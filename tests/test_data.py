@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from conftest import label_coded_images, write_idx
-from data import MNIST_MEAN, MNIST_STD, DataError, TensorLoader, load_mnist, random_affine, resolve_data_dir
+from data import (MNIST_MEAN, MNIST_STD, DataError, TensorLoader, affine_thetas, load_mnist, resolve_data_dir,
+                  warp)
 
 
 def denormalize(x):
@@ -87,10 +88,10 @@ def test_augmentation_keeps_shapes_and_labels_aligned():
 
 def test_augmentation_changes_images_with_per_image_parameters():
     x = label_coded_images(torch.zeros(8, dtype=torch.long)).unsqueeze(1).float() / 255
-    out = random_affine(x, torch.Generator().manual_seed(0), rotate=10.0)
+    out = warp(x, affine_thetas(len(x), torch.Generator().manual_seed(0), rotate=10.0))
     assert not torch.allclose(out, x)
     assert len({round(float((o - x[0]).abs().sum()), 3) for o in out}) == 8, "each image its own angle"
-    same = random_affine(x, torch.Generator().manual_seed(0))
+    same = warp(x, affine_thetas(len(x), torch.Generator().manual_seed(0)))
     assert torch.allclose(same, x, atol=1e-5), "no augmentation asked, none done"
 
 

@@ -7,7 +7,7 @@ same command again skips the (variant, seed) pairs already there. `python report
 the results into the README's trial tables and the frontier picture.
 
 Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
-P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU; every net ends in global
+Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU; every net ends in global
 average pooling and a 1x1 conv to the 10 classes (model2/3/4's head).
 
 Usage:
@@ -57,9 +57,16 @@ VARIANTS = {
     "p4632-onecycle-ema": ("frontier", "8,10,P,6t,8,10,12,12", ONE_CYCLE_EMA),
     "p3918-onecycle-ema": ("frontier", "8k,P,10,10,10,11", ONE_CYCLE_EMA),
     "p3650-onecycle-ema": ("frontier", "6p,P,10,12,P,16", ONE_CYCLE_EMA),
+    "p3918-onecycle-ema-wd1e4": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "weight_decay": 1e-4}),
+    "s3912-onecycle-ema": ("frontier", "16k,P,24s,24s,24s,28s", ONE_CYCLE_EMA),
+    "p3918-onecycle-ema-b64": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p3918-onecycle-ema-wd1e3": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "weight_decay": 1e-3}),
+    "p3918-onecycle-ema-b32": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "batch_size": 32}),
+    "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p2832-onecycle-ema-b64": ("frontier", "8k,P,8,8,8,10", {**ONE_CYCLE_EMA, "batch_size": 64}),
 }
 
-LAYER = re.compile(r"(\d+)([pkt]?)|P")
+LAYER = re.compile(r"(\d+)([pkts]?)|P")
 
 
 class SpecNet(nn.Module):
@@ -76,9 +83,13 @@ class SpecNet(nn.Module):
                 layers.append(nn.MaxPool2d(2))
                 continue
             width, kind = int(match[1]), match[2]
-            kernel, padding = {"": (3, 0), "p": (3, 1), "k": (5, 0), "t": (1, 0)}[kind]
-            layers += [nn.Conv2d(channels, width, kernel, padding=padding, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU()]
+            if kind == "s":
+                layers += [nn.Conv2d(channels, channels, 3, groups=channels, bias=False),
+                           nn.Conv2d(channels, width, 1, bias=False)]
+            else:
+                kernel, padding = {"": (3, 0), "p": (3, 1), "k": (5, 0), "t": (1, 0)}[kind]
+                layers.append(nn.Conv2d(channels, width, kernel, padding=padding, bias=False))
+            layers += [nn.BatchNorm2d(width), nn.ReLU()]
             channels = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(channels, 10, 1, bias=False)

@@ -9,7 +9,8 @@ import train
 
 
 @pytest.mark.parametrize("spec,params", [("8,12,P,8t,10,12,12,14", 5932), ("12k,P,14,14,14,16", 7656),
-                                         ("8p,P,10", 72 + 16 + 720 + 20 + 100)])
+                                         ("8p,P,10", 72 + 16 + 720 + 20 + 100),
+                                         ("8p,12s", 72 + 16 + 8 * 9 + 8 * 12 + 24 + 120)])
 def test_nets_from_specs(spec, params):
     net = search.SpecNet(spec).eval()
     assert train.count_params(net) == params

@@ -142,7 +142,8 @@ def describe_recipe(recipe):
         schedule = f"one-cycle ({recipe['warmup']} warm-up, cosine to 0)"
     else:
         schedule = recipe["schedule"]
-    parts = [schedule, f"lr {recipe['lr']}", f"batch {recipe['batch_size']}"]
+    parts = [schedule, f"lr {recipe['lr']}", f"batch {recipe['batch_size']}",
+             f"weight decay {recipe.get('weight_decay', 0):g}"]
     if recipe.get("label_smoothing"):
         parts.append(f"smoothing {recipe['label_smoothing']}")
     if recipe.get("ema"):

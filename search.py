@@ -62,6 +62,12 @@ VARIANTS = {
     "p3918-onecycle-ema-b64": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "batch_size": 64}),
     "p3918-onecycle-ema-wd1e3": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "weight_decay": 1e-3}),
     "p3918-onecycle-ema-b32": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "batch_size": 32}),
+    "p3918-onecycle-ema-b64-lr005": ("frontier", "8k,P,10,10,10,11",
+                                     {**ONE_CYCLE_EMA, "batch_size": 64, "lr": 0.05}),
+    "p3918-onecycle-ema-b64-rotate5": ("frontier", "8k,P,10,10,10,11",
+                                       {**ONE_CYCLE_EMA, "batch_size": 64, "rotate": 5.0}),
+    "p4420-onecycle-ema-b64": ("frontier", "8k,P,10,10,12,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p4820-onecycle-ema-b64": ("frontier", "8k,P,10,12,12,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
     "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
     "p2832-onecycle-ema-b64": ("frontier", "8k,P,8,8,8,10", {**ONE_CYCLE_EMA, "batch_size": 64}),
 }

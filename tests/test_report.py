@@ -91,8 +91,8 @@ def test_report_refuses_a_readme_without_markers(tmp_path, capsys):
 
 def fake_trial(variant, question, seed, params, last5):
     return {"variant": variant, "question": question, "spec": "8k,P,8", "seed": seed, "params": params,
-            "recipe": {"schedule": "multistep", "milestones": [7, 10], "lr": 0.1, "batch_size": 128, "rotate": 7.0,
-                       "translate": 0.05},
+            "recipe": {"schedule": "multistep", "milestones": [7, 10], "lr": 0.1, "batch_size": 128,
+                       "weight_decay": 5e-4, "rotate": 7.0, "translate": 0.05},
             "test_accuracy": [99.0] * 10 + last5, "min_last": min(last5), "target_met": min(last5) >= 99.4,
             "seconds_per_epoch": 10.0}
 
@@ -114,7 +114,7 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
     text = readme.read_text()
     assert "stale" not in text
     margin, frontier = text.split(report.marks("trials-frontier")[0])
-    assert "| big | `8k,P,8` | 7,000 | steps after 7,10; lr 0.1; batch 128; rotate 7°, shift 0.05 | 10.0 | " \
+    assert "| big | `8k,P,8` | 7,000 | steps after 7,10; lr 0.1; batch 128; weight decay 0.0005; rotate 7°, shift 0.05 | 10.0 | " \
            "1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     for name in ("model4-seeds.png", "frontier.png"):

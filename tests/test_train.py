@@ -59,7 +59,7 @@ def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     (["--model", "model3", "--batch-size", "-4"], "argument --batch-size: must be above zero, got -4"),
     (["--model", "model3", "--lr", "nan"], "argument --lr: must be above zero, got nan"),
     (["--model", "model3", "--lr", "fast"], "argument --lr: 'fast' is not a number"),
-    ([], "--model is required; choose from model1, model2, model3"),
+    ([], "--model is required; choose from model1, model2, model3, model4"),
 ])
 def test_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -5,8 +5,8 @@ train_epoch(); only the data path differs. Measured in one run on one device:
 
 1. seconds per training epoch (median; the pipelines take turns), images per second, and
    their ratio (in this process); beside them, in the same turns, the other nets of
-   --models through the tensor pipeline, each with its own recipe (model3's net before the
-   search, search.py's m3-base, among them);
+   --models through the tensor pipeline, each with its own recipe (by default model3's net
+   before the search, search.py's m3-base, and model4);
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -117,7 +117,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per pipeline, after a warm-up")
-    parser.add_argument("--models", default="m3-base", help="other nets timed beside model3 (tensor "
+    parser.add_argument("--models", default="m3-base,model4", help="other nets timed beside model3 (tensor "
                         "pipeline, their own recipes); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=int, default=2, help="whole-process runs of each; the best counts")

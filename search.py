@@ -55,6 +55,8 @@ VARIANTS = {
     "p5964-onecycle-ema": ("frontier", "12k,P,12,12,12,14", ONE_CYCLE_EMA),
     "p5964-onecycle-ema-b64": ("frontier", "12k,P,12,12,12,14", {**ONE_CYCLE_EMA, "batch_size": 64}),
     "p6436-onecycle-ema-b64": ("frontier", "12k,P,12,12,14,14", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p6204-onecycle-ema": ("frontier", "12k,P,12,12,12,16", ONE_CYCLE_EMA),
+    "p6712-onecycle-ema": ("frontier", "12k,P,12,12,14,16", ONE_CYCLE_EMA),
     "p5932-onecycle-ema": ("frontier", "8,12,P,8t,10,12,12,14", ONE_CYCLE_EMA),
     "p4632-onecycle-ema": ("frontier", "8,10,P,6t,8,10,12,12", ONE_CYCLE_EMA),
     "p3918-onecycle-ema": ("frontier", "8k,P,10,10,10,11", ONE_CYCLE_EMA),

@@ -1,7 +1,8 @@
 """Pictures of a run, and the README's tables and pictures generated from real runs.
 
 train.py calls save_run_plots() after each run. From the command line, this script reads
-runs/*/metrics.json (train.py's runs) and results/search.jsonl (search.py's trials), rewrites
+runs/*/metrics.json (train.py's runs), results/search.jsonl (search.py's trials) and
+results/sweeps/ (committed copies of seed sweeps, some no longer in runs/), rewrites
 the README between its marked sections (results, trials-margin, trials-frontier), and writes
 the pictures into assets/: each experiment's run pictures, every seed of a sweep on one chart
 (<model>-seeds.png), and the frontier of parameters against accuracy (frontier.png):
@@ -178,9 +179,9 @@ def trials_table(trials, question):
     return "\n".join(lines)
 
 
-def plot_frontier(trials, runs, path):
+def plot_frontier(trials, sweeps, path):
     """Parameters against the lowest of the last 5 epochs: a dot per seed, a bar per variant's mean,
-    and the models confirmed on fresh seeds (train.py sweeps) as stars."""
+    and the fresh-seed sweeps of train.py (see fresh_sweeps) as stars."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     seen = {}  # variants of one size stand side by side, left of the size, so that none hides another
@@ -192,12 +193,10 @@ def plot_frontier(trials, runs, path):
         ax.scatter([params], [sum(r["min_last"] for r in rows) / len(rows)], marker="_", s=250, color=colour)
         ax.annotate(name, (params, max(r["min_last"] for r in rows)), textcoords="offset points", xytext=(0, 6),
                     ha="center", fontsize=6, rotation=90)
-    for model, records in sorted(runs.items()):
-        if len(records) > 1:
-            lowest = [min(m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:]) for r in records]
-            ax.scatter([records[0]["params"]] * len(lowest), lowest, marker="*", s=40, color="tab:red", zorder=3)
-            ax.annotate(f"{model}\n(fresh seeds)", (records[0]["params"], min(lowest)), textcoords="offset points",
-                        xytext=(6, 0), ha="left", va="top", fontsize=7, color="tab:red")
+    for (model, params), lowest in sweeps.items():
+        ax.scatter([params] * len(lowest), list(lowest.values()), marker="*", s=40, color="tab:red", zorder=3)
+        ax.annotate(f"{model}, {params:,}\n(fresh seeds)", (params, min(lowest.values())),
+                    textcoords="offset points", xytext=(6, 0), ha="left", va="top", fontsize=7, color="tab:red")
     low, high = ax.get_ylim()
     ax.set_ylim(low, high + 0.25 * (high - low))  # room for the names above the dots
     ax.axhline(TARGET_ACCURACY, color="crimson", linestyle="--", linewidth=1)
@@ -226,6 +225,18 @@ def load_runs(runs_dir):
     for records in runs.values():
         records.sort(key=lambda r: r["seed"])
     return runs
+
+
+def fresh_sweeps(*run_sets):
+    """{(model, params): {seed: lowest of the last 5 epochs}} of every seed sweep (more than one seed)
+    in the given load_runs() results; one net is one (model, params) pair, since a model file may
+    change its net between sweeps (model4 did)."""
+    sweeps = {}
+    for runs in run_sets:
+        for r in (record for records in runs.values() for record in records):
+            lowest = min(m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:])
+            sweeps.setdefault((r["model"], r["params"]), {})[r["seed"]] = lowest
+    return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items()) if len(seeds) > 1}
 
 
 def results_table(runs):
@@ -259,7 +270,7 @@ def replace_marked(text, body, section="results"):
     return text[:start + len(start_mark)] + "\n" + body + "\n" + text[end:]
 
 
-def write_pictures(runs, runs_dir, trials, assets):
+def write_pictures(runs, runs_dir, trials, sweeps, assets):
     """Each experiment's run pictures (from its lowest seed), its seeds chart, and the frontier."""
     assets = Path(assets)
     assets.mkdir(exist_ok=True)
@@ -271,7 +282,7 @@ def write_pictures(runs, runs_dir, trials, assets):
         if len(records) > 1:
             plot_seeds(model, records, assets / f"{model}-seeds.png")
     if trials:
-        plot_frontier(trials, runs, assets / "frontier.png")
+        plot_frontier(trials, sweeps, assets / "frontier.png")
 
 
 def main(argv=None):
@@ -279,6 +290,8 @@ def main(argv=None):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--runs", default="runs", help="folder of train.py outputs")
     parser.add_argument("--results", default="results/search.jsonl", help="search.py's trials")
+    parser.add_argument("--sweeps", default="results/sweeps", help="committed copies of seed sweeps "
+                        "(each run's metrics.json in its own folder): stars in the frontier beside those in --runs")
     parser.add_argument("--readme", default="README.md", help="file whose marked sections are rewritten")
     parser.add_argument("--assets", default="assets", help="folder for the README's pictures ('' to skip)")
     args = parser.parse_args(argv)
@@ -297,7 +310,7 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.assets:
-        write_pictures(runs, args.runs, trials, args.assets)
+        write_pictures(runs, args.runs, trials, fresh_sweeps(runs, load_runs(args.sweeps)), args.assets)
     print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of {', '.join(sorted(runs))}, "
           f"{len(trials)} trials")
     return 0

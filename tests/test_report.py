@@ -55,12 +55,12 @@ def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
 
 
-def fake_run(runs, model, seed, accuracies, met):
-    run_dir = runs / f"{model}-seed{seed}"
+def fake_run(runs, model, seed, accuracies, met, params=5000, folder=None):
+    run_dir = runs / (folder or f"{model}-seed{seed}")
     run_dir.mkdir(parents=True)
     epochs = [{"epoch": i + 1, "test_accuracy": a, "seconds": 2.0} for i, a in enumerate(accuracies)]
     (run_dir / "metrics.json").write_text(json.dumps(
-        {"model": model, "seed": seed, "params": 5000, "dry_run": False, "target_met": met, "epochs": epochs}))
+        {"model": model, "seed": seed, "params": params, "dry_run": False, "target_met": met, "epochs": epochs}))
 
 
 def test_report_rewrites_only_the_marked_section(tmp_path):
@@ -110,7 +110,7 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
                                                                                   "trials-frontier"))))
     assets = tmp_path / "assets"
     assert report.main(["--runs", str(runs), "--results", str(trials), "--readme", str(readme),
-                        "--assets", str(assets)]) == 0
+                        "--sweeps", str(tmp_path / "no-sweeps"), "--assets", str(assets)]) == 0
     text = readme.read_text()
     assert "stale" not in text
     margin, frontier = text.split(report.marks("trials-frontier")[0])
@@ -119,3 +119,18 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     for name in ("model4-seeds.png", "frontier.png"):
         assert (assets / name).read_bytes().startswith(PNG_MAGIC), name
+
+
+def test_fresh_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):
+    """model4 changed its net between sweeps: each net keeps its own stars; a seed in both the runs
+    and the committed copies counts once; a single run is no sweep."""
+    runs, copies = tmp_path / "runs", tmp_path / "sweeps"
+    for seed, last in ((3001, 99.45), (3002, 99.41)):
+        fake_run(runs, "model4", seed, [last + 0.1, last], True, params=6908)
+    fake_run(copies, "model4", 3001, [99.55, 99.45], True, params=6908)
+    for seed, last in ((2001, 99.58), (2002, 99.39)):
+        fake_run(copies, "model4", seed, [last + 0.1, last], last >= 99.4, params=5964,
+                 folder=f"model4-5964-seed{seed}")
+    fake_run(runs, "model1", 1, [98.0, 98.9], False)
+    assert report.fresh_sweeps(report.load_runs(runs), report.load_runs(copies)) == {
+        ("model4", 5964): {2001: 99.58, 2002: 99.39}, ("model4", 6908): {3001: 99.45, 3002: 99.41}}

@@ -183,7 +183,7 @@ def plot_frontier(trials, sweeps, path):
     """Parameters against the lowest of the last 5 epochs: a dot per seed, a bar per variant's mean,
     and the fresh-seed sweeps of train.py (see fresh_sweeps) as stars."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = plt.subplots(figsize=(11, 5.2))
     seen = {}  # variants of one size stand side by side, left of the size, so that none hides another
     for name, rows in group_trials(trials).items():
         seen[rows[0]["params"]] = seen.get(rows[0]["params"], 0) + 1

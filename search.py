@@ -73,7 +73,6 @@ VARIANTS = {
     "p4420-onecycle-ema-b64": ("frontier", "8k,P,10,10,12,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
     "p4820-onecycle-ema-b64": ("frontier", "8k,P,10,12,12,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
     "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
-    "p2832-onecycle-ema-b64": ("frontier", "8k,P,8,8,8,10", {**ONE_CYCLE_EMA, "batch_size": 64}),
 }
 
 LAYER = re.compile(r"(\d+)([pkts]?)|P")

@@ -7,8 +7,9 @@ same command again skips the (variant, seed) pairs already there. `python report
 the results into the README's trial tables and the frontier picture.
 
 Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
-Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU; every net ends in global
-average pooling and a 1x1 conv to the 10 classes (model2/3/4's head).
+Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); P a 2x2
+max-pool. Each conv is followed by BatchNorm and ReLU; every net ends in global average pooling
+and a 1x1 conv to the 10 classes (model2/3/4's head).
 
 Usage:
     python search.py --list                                         # variants, parameters, spec
@@ -40,6 +41,7 @@ BASE_RECIPE = {"epochs": 15, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "wei
 STEPS_7_10 = {"milestones": [7, 10]}
 ONE_CYCLE = {"schedule": "cosine", "warmup": 2}
 ONE_CYCLE_EMA = {**ONE_CYCLE, "ema": 0.999}
+ONE_CYCLE_EMA_B64 = {**ONE_CYCLE_EMA, "batch_size": 64}
 
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
 # "frontier": how few parameters still hold the target (model4).
@@ -53,8 +55,8 @@ VARIANTS = {
     "p4020-steps": ("frontier", "8k,P,10,10,10,12", STEPS_7_10),
     "p3364-steps": ("frontier", "8k,P,8,8,10,12", STEPS_7_10),
     "p5964-onecycle-ema": ("frontier", "12k,P,12,12,12,14", ONE_CYCLE_EMA),
-    "p5964-onecycle-ema-b64": ("frontier", "12k,P,12,12,12,14", {**ONE_CYCLE_EMA, "batch_size": 64}),
-    "p6436-onecycle-ema-b64": ("frontier", "12k,P,12,12,14,14", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p5964-onecycle-ema-b64": ("frontier", "12k,P,12,12,12,14", ONE_CYCLE_EMA_B64),
+    "p6436-onecycle-ema-b64": ("frontier", "12k,P,12,12,14,14", ONE_CYCLE_EMA_B64),
     "p6712-onecycle-ema": ("frontier", "12k,P,12,12,14,16", ONE_CYCLE_EMA),
     "p6908-onecycle-ema": ("frontier", "12k,P,12,14,14,14", ONE_CYCLE_EMA),
     "p5932-onecycle-ema": ("frontier", "8,12,P,8t,10,12,12,14", ONE_CYCLE_EMA),
@@ -63,16 +65,15 @@ VARIANTS = {
     "p3650-onecycle-ema": ("frontier", "6p,P,10,12,P,16", ONE_CYCLE_EMA),
     "p3918-onecycle-ema-wd1e4": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "weight_decay": 1e-4}),
     "s3912-onecycle-ema": ("frontier", "16k,P,24s,24s,24s,28s", ONE_CYCLE_EMA),
-    "p3918-onecycle-ema-b64": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p3918-onecycle-ema-b64": ("frontier", "8k,P,10,10,10,11", ONE_CYCLE_EMA_B64),
     "p3918-onecycle-ema-wd1e3": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "weight_decay": 1e-3}),
     "p3918-onecycle-ema-b32": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA, "batch_size": 32}),
-    "p3918-onecycle-ema-b64-lr005": ("frontier", "8k,P,10,10,10,11",
-                                     {**ONE_CYCLE_EMA, "batch_size": 64, "lr": 0.05}),
+    "p3918-onecycle-ema-b64-lr005": ("frontier", "8k,P,10,10,10,11", {**ONE_CYCLE_EMA_B64, "lr": 0.05}),
     "p3918-steps-ema-b64": ("frontier", "8k,P,10,10,10,11", {**STEPS_7_10, "ema": 0.999, "batch_size": 64}),
-    "p3992-onecycle-ema-b64": ("frontier", "8k,P,9,10,10,10,20t", {**ONE_CYCLE_EMA, "batch_size": 64}),
-    "p4420-onecycle-ema-b64": ("frontier", "8k,P,10,10,12,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
-    "p4820-onecycle-ema-b64": ("frontier", "8k,P,10,12,12,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
-    "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", {**ONE_CYCLE_EMA, "batch_size": 64}),
+    "p3992-onecycle-ema-b64": ("frontier", "8k,P,9,10,10,10,20t", ONE_CYCLE_EMA_B64),
+    "p4420-onecycle-ema-b64": ("frontier", "8k,P,10,10,12,12", ONE_CYCLE_EMA_B64),
+    "p4820-onecycle-ema-b64": ("frontier", "8k,P,10,12,12,12", ONE_CYCLE_EMA_B64),
+    "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", ONE_CYCLE_EMA_B64),
 }
 
 LAYER = re.compile(r"(\d+)([pkts]?)|P")

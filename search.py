@@ -128,6 +128,8 @@ def pending(variants, seeds, results):
 
 
 _data = None
+# What a trial line records of where it ran (train.provenance); the net's spec stands for a model file.
+PROVENANCE_KEYS = ("threads", "device", "device_name", "torch", "git_commit", "git_dirty", "code_sha256")
 
 
 def _start_worker(data_dir, threads):
@@ -149,8 +151,8 @@ def run_trial(name, seed, out):
                                  make_net=lambda: SpecNet(spec), progress=False)
     epochs = record["epochs"]
     return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
-            "params": record["params"], "threads": record["threads"], "device": record["device"],
-            "torch": record["torch"], "test_accuracy": [m["test_accuracy"] for m in epochs],
+            "params": record["params"], **{key: record["provenance"][key] for key in PROVENANCE_KEYS},
+            "test_accuracy": [m["test_accuracy"] for m in epochs],
             "best": max(m["test_accuracy"] for m in epochs), "min_last": train.min_last(epochs),
             "target_met": record["target_met"],
             "seconds_per_epoch": round(statistics.fmean(m["seconds"] for m in epochs), 2),

@@ -6,7 +6,8 @@ that breaks costs at most one epoch.
 
 Usage:
     python train.py --model model3 --data-dir ../shared/data            # the recipe, seed 1
-    python train.py --model model3 --seeds 1001-1010                     # a seed sweep + summary
+    python train.py --model model3 --seeds 1001-1010                     # a seed sweep + summary; run
+                                          # again, it reuses the finished seeds and continues a broken one
     python train.py --model model3 --epochs 2 --lr 0.05 --device cpu     # override the recipe
     python train.py --model model3 --dry-run                             # a few batches, smoke test
     python train.py --resume runs/model3-seed1/checkpoint.pt             # continue a broken run
@@ -17,13 +18,17 @@ epoch), best.pt (best test epoch), model.pt (final weights) and plots.
 """
 import argparse
 import copy
+import functools
+import hashlib
 import importlib.util
 import itertools
 import json
 import math
 import os
+import platform
 import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,6 +122,8 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument("--seeds", type=seed_list, help="seeds and ranges (1001-1010, 1,2,7-9): one run each, "
                         "then a summary")
+    parser.add_argument("--fresh", action="store_true", help="with --seeds: train every seed from scratch, "
+                        "even those whose runs in --out finished or can be continued")
     parser.add_argument("--data-dir", help=f"folder holding MNIST/raw (default: ${DATA_DIR_ENV} or ./data)")
     parser.add_argument("--no-download", action="store_true", help="never download MNIST")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
@@ -138,6 +145,8 @@ def parse_args(argv=None):
                                              ("--lr", args.lr), ("--seeds", args.seeds)) if value is not None]
     if args.resume and recipe_flags:
         parser.error(f"--resume continues the run as it was saved; drop {', '.join(recipe_flags)}")
+    if args.fresh and not args.seeds:
+        parser.error("--fresh goes with --seeds (a single run always trains from scratch)")
     if not (args.model or args.resume or args.eval):
         parser.error(f"--model is required; choose from {', '.join(model_names())}")
     return args
@@ -204,18 +213,22 @@ def make_train_loader(images, labels, recipe, device, seed):
 class WeightAverage:
     """An exponential moving average of a model's weights and BatchNorm statistics, updated after
     every step; when the recipe asks for one (`ema`: the decay per step), it is the net that is tested
-    and saved."""
+    and saved. One foreach call per step: on a GPU a kernel per tensor would cost more than the net."""
 
     def __init__(self, model, decay):
         self.model, self.decay = copy.deepcopy(model), decay
+        pairs = list(zip(self.model.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values()))
+        self.floats = ([m for m, _ in pairs if m.is_floating_point()], [t for _, t in pairs if t.is_floating_point()])
+        self.counts = ([m for m, _ in pairs if not m.is_floating_point()],
+                       [t for _, t in pairs if not t.is_floating_point()])
 
     @torch.no_grad()
-    def update(self, model):
-        for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
-            if mine.is_floating_point():
-                mine.lerp_(theirs, 1 - self.decay)
-            else:
-                mine.copy_(theirs)
+    def update(self):
+        """Move the average towards the weights it was made from (tensors it holds since __init__)."""
+        if self.floats[0]:  # foreach calls refuse empty lists
+            torch._foreach_lerp_(*self.floats, 1 - self.decay)
+        if self.counts[0]:
+            torch._foreach_copy_(*self.counts)
 
 
 def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True,
@@ -240,7 +253,7 @@ def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_ba
         optimizer.step()
         scheduler.step()
         if average is not None:
-            average.update(model)
+            average.update()
         loss_sum += loss.detach() * len(y)
         correct += (output.argmax(1) == y).sum()
         seen += len(y)
@@ -357,6 +370,51 @@ def set_determinism(device):
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def sha256(*paths):
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def git_state():
+    """(commit, dirty) of the git checkout holding train.py; (None, None) outside one or without git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=HERE, capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if commit.returncode or status.returncode:
+        return None, None
+    return commit.stdout.strip(), bool(status.stdout.strip())
+
+
+@functools.cache
+def device_name(device):
+    """The GPU's or CPU's model, not just its type: runs on other hardware give other numbers."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def provenance(name, device, has_file=True):
+    """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. The training
+    code's hash covers train.py and data.py; a net without a model file (search.py's) has no file hash."""
+    commit, dirty = git_state()
+    return {"model_sha256": sha256(HERE / f"{name}.py") if has_file else None,
+            "code_sha256": sha256(HERE / "train.py", HERE / "data.py"),
+            "git_commit": commit, "git_dirty": dirty, "torch": str(torch.__version__),  # plain str: weights_only
+            "device": device.type, "device_name": device_name(device), "threads": torch.get_num_threads()}
+
+
 def print_summary(name, device):
     from torchsummary import summary
     # torchsummary runs a forward pass in train mode: give it a throwaway copy, off the seeded RNG.
@@ -381,10 +439,11 @@ def set_rng_state(state, train_loader, device):
 
 
 def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=None, run_args=None,
-              make_net=None, progress=True):
+              make_net=None, progress=True, again=None):
     """Train one seed of one experiment; returns the run's record (also written to metrics.json).
 
-    make_net builds a net that has no model file (search.py's variants); progress=False hides the bars.
+    make_net builds a net that has no model file (search.py's variants); progress=False hides the bars;
+    `again` says how to go on after a Ctrl-C (default: the --resume command of this run).
     """
     (train_x, train_y), (test_x, test_y) = data
     torch.manual_seed(seed)
@@ -412,9 +471,12 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
     # The same seed gives the same numbers only on the same device with the same thread count.
-    record = {"model": name, "seed": seed, "params": params, "device": str(device),
-              "threads": torch.get_num_threads(), "torch": torch.__version__, "recipe": recipe,
-              "dry_run": dry_run, "epochs": metrics}
+    record = {"model": name, "seed": seed, "params": params, "recipe": recipe, "dry_run": dry_run,
+              "provenance": provenance(name, device, has_file=make_net is None), "epochs": metrics}
+
+    def weights():
+        return {"model": name, "params": params, "epoch": len(metrics),
+                "test_accuracy": metrics[-1]["test_accuracy"], "model_state": tested.state_dict()}
     best = max((m["test_accuracy"] for m in metrics), default=-1.0)
     try:
         for epoch in range(start + 1, epochs + 1):
@@ -428,16 +490,14 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             predictions = result.pop("predictions")
             metrics.append({"epoch": epoch, **row, **result, "lr": lr,
                             "seconds": round(time.perf_counter() - began, 2)})
-            weights = {"model": name, "params": params, "epoch": epoch,
-                       "test_accuracy": result["test_accuracy"], "model_state": tested.state_dict()}
             if result["test_accuracy"] > best:
                 best = result["test_accuracy"]
-                save_atomic(weights, run_dir / "best.pt")
+                save_atomic(weights(), run_dir / "best.pt")
             training = {"train_state": model.state_dict()} if average else {}  # the weights being averaged
-            save_atomic({**weights, **training, "optimizer": optimizer.state_dict(),
+            save_atomic({**weights(), **training, "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "rng": rng_state(train_loader, device),
                          "metrics": metrics, "seed": seed, "recipe": recipe, "args": run_args or {},
-                         "dry_run": dry_run}, checkpoint_path)
+                         "dry_run": dry_run, "provenance": record["provenance"]}, checkpoint_path)
             write_json(record, run_dir / "metrics.json")
     except TrainingError as err:
         where = f"the last good checkpoint is {checkpoint_path}" if metrics else "no checkpoint was written"
@@ -445,12 +505,14 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
     except KeyboardInterrupt:
         if metrics:
             print(f"\nInterrupted. The checkpoint of epoch {len(metrics)} is {checkpoint_path}; "
-                  f"continue with: python train.py --resume {checkpoint_path}")
+                  f"{again or f'continue with: python train.py --resume {checkpoint_path}'}")
         else:
             print("\nInterrupted before the first epoch ended: no checkpoint was written.")
         raise
 
-    save_atomic(weights, run_dir / "model.pt")  # the last epoch's weights
+    if start >= epochs:  # resumed after the last epoch's checkpoint, before the run's end was written
+        predictions = test(tested, test_loader, max_batches)["predictions"]
+    save_atomic(weights(), run_dir / "model.pt")  # the last epoch's weights
     if dry_run:
         print(f"Dry run: {DRY_RUN_BATCHES} batches trained and tested; no verdict.")
     else:
@@ -470,11 +532,18 @@ def save_plots(record, test_x, test_y, predictions, run_dir):
         print(f"Plots skipped ({type(err).__name__}: {err})")
 
 
+def describe_commit(commit, dirty):
+    """'1a2b3c4d5e6f', '1a2b3c4d5e6f+dirty' (uncommitted changes), or 'none' (not a git checkout)."""
+    return f"{commit[:12]}{'+dirty' if dirty else ''}" if commit else "none"
+
+
 def summarize(name, records, out):
     """Print the per-seed table, K/N met, mean +- std and the worst seed; write <out>/<model>-summary.json."""
     rows = [{"seed": r["seed"], "best": max(m["test_accuracy"] for m in r["epochs"]),
              "min_last": min_last(r["epochs"]), "target_met": r["target_met"],
-             "seconds": round(sum(m["seconds"] for m in r["epochs"]), 1)} for r in records]
+             "seconds": round(sum(m["seconds"] for m in r["epochs"]), 1),
+             "git_commit": r["provenance"]["git_commit"], "git_dirty": r["provenance"]["git_dirty"]}
+            for r in records]
     stats = {}
     for key in ("best", "min_last"):
         values = [row[key] for row in rows]
@@ -489,13 +558,16 @@ def summarize(name, records, out):
     print(f"{'mean':>6} {stats['best']['mean']:>8.2f} {stats['min_last']['mean']:>14.2f}")
     print(f"{'std':>6} {stats['best']['std']:>8.2f} {stats['min_last']['std']:>14.2f}")
     worst = min(rows, key=lambda row: row["min_last"])
+    # A sweep's runs share all of this (see reusable()); only the commit may differ from seed to seed.
+    where = {k: v for k, v in records[0]["provenance"].items() if k not in ("git_commit", "git_dirty")}
+    commits = sorted({describe_commit(row["git_commit"], row["git_dirty"]) for row in rows})
     print(f"target met on {met}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
           f"{stats['min_last']['mean']:.3f} +- {stats['min_last']['std']:.3f}, "
-          f"worst seed {worst['seed']} ({worst['min_last']:.2f}); {records[0]['device']}, "
-          f"{records[0]['threads']} threads")
+          f"worst seed {worst['seed']} ({worst['min_last']:.2f})")
+    print(f"{where['device']} ({where['device_name']}), {where['threads']} threads, torch {where['torch']}; "
+          f"{name}.py sha256 {where['model_sha256'][:12]}; commit {', '.join(commits)}")
     summary = {"model": name, "params": records[0]["params"], "recipe": records[0]["recipe"],
-               "device": records[0]["device"], "threads": records[0]["threads"],
-               "seeds": rows, "best": stats["best"], "min_last": stats["min_last"],
+               "provenance": where, "seeds": rows, "best": stats["best"], "min_last": stats["min_last"],
                "worst_seed": worst["seed"], "target_met": met, "runs": len(rows)}
     write_json(summary, Path(out) / f"{name}-summary.json")
     return summary
@@ -536,10 +608,67 @@ def run(args):
     print_summary(name, device)
     data = load_mnist(data_dir, download=not args.no_download)
     run_args = {**vars(args), "data_dir": str(data_dir)}
-    records = [train_run(name, recipe, seed, data, device, run_dir, dry_run, resume, run_args)
-               for seed, run_dir in runs]
+    if not args.seeds:
+        return train_run(name, recipe, seed=runs[0][0], data=data, device=device, run_dir=runs[0][1],
+                         dry_run=dry_run, resume=resume, run_args=run_args)
+    try:
+        records = [sweep_seed(name, recipe, seed, f"{i}/{len(runs)}", data, device, run_dir, dry_run, run_args,
+                              args.fresh) for i, (seed, run_dir) in enumerate(runs, 1)]
+    except KeyboardInterrupt:
+        print("The sweep goes on from there when the same command is run again.")
+        raise
     if len(records) > 1 and not dry_run:
         summarize(name, records, args.out)
+
+
+def saved_run_differs(saved, recipe, seed, expected):
+    """Why a saved run (metrics.json or checkpoint.pt) is not the experiment asked for; None if it is."""
+    if saved.get("dry_run"):
+        return "it was a dry run"
+    if "provenance" not in saved:
+        return "it records no provenance (written by an older train.py)"
+    if saved.get("seed") != seed or saved.get("recipe") != recipe:
+        return "its recipe differs"
+    was = saved["provenance"]
+    for key, what in (("model_sha256", "the model file changed (sha256"), ("code_sha256", "train.py or data.py "
+                      "changed (sha256"), ("torch", "torch changed ("), ("device", "the device changed ("),
+                      ("device_name", "the device changed ("), ("threads", "the thread count changed (")):
+        if was.get(key) != expected[key]:
+            short = lambda v: v[:12] if key.endswith("sha256") and v else v  # noqa: E731
+            return f"{what} {short(was.get(key))}, now {short(expected[key])})"
+    return None
+
+
+def sweep_seed(name, recipe, seed, position, data, device, run_dir, dry_run, run_args, fresh=False):
+    """One seed of a --seeds sweep: its finished run reused, its broken run continued from checkpoint.pt,
+    or (if neither is there, or what is there is another experiment, or `fresh`) trained from scratch."""
+    header, why = f"== seed {seed} ({position})", None
+    metrics_path, checkpoint_path = run_dir / "metrics.json", run_dir / "checkpoint.pt"
+    again = "run the same command again to go on with the sweep from there"
+    if not fresh and not dry_run:
+        expected = provenance(name, device)
+        try:
+            saved = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+        except (OSError, ValueError):
+            saved = {}
+        if "target_met" in saved:  # finished
+            why = saved_run_differs(saved, recipe, seed, expected)
+            if why is None:
+                print(f"{header}: reused, finished in {run_dir} ==")
+                print(target_met(saved["params"], saved["epochs"])[1])
+                return saved
+        elif checkpoint_path.is_file():
+            try:
+                checkpoint = load_checkpoint(checkpoint_path, name)
+                why = saved_run_differs(checkpoint, recipe, seed, expected)
+            except CheckpointError as err:
+                why = str(err)
+            if why is None:
+                print(f"{header}: continued from {checkpoint_path} ==")
+                return train_run(name, recipe, seed, data, device, run_dir, resume=checkpoint, run_args=run_args,
+                                 again=again)
+    print(f"{header}: trained again, since in {run_dir} {why} ==" if why else f"{header} ==")
+    return train_run(name, recipe, seed, data, device, run_dir, dry_run, run_args=run_args, again=again)
 
 
 def main(argv=None):

@@ -45,7 +45,8 @@ def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     run_dir = tmp_path / "model3-seed1"
     record = metrics(run_dir)
     assert record["dry_run"] and len(record["epochs"]) == 1
-    assert record["device"].startswith(device) and record["threads"] == torch.get_num_threads()
+    where = record["provenance"]
+    assert where["device"] == device and where["threads"] == torch.get_num_threads() and where["device_name"]
     assert set(record["epochs"][0]) >= {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr",
                                         "seconds"}
     for name in ("checkpoint.pt", "best.pt", "model.pt", "curves.png", "misclassified.png", "confusion.png"):
@@ -304,7 +305,7 @@ def test_weight_average_follows_the_weights_at_its_decay():
     with torch.no_grad():
         for tensor in model.state_dict().values():
             tensor.add_(4)
-    average.update(model)
+    average.update()
     for key, tensor in average.model.state_dict().items():
         expected = start[key] + 4 if not tensor.is_floating_point() else start[key] + 1  # a quarter of the way
         assert torch.allclose(tensor, expected.to(tensor.dtype), atol=1e-6), key

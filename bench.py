@@ -13,6 +13,7 @@ train_epoch(); only the data path differs. Measured in one run on one device:
 Usage:
     python bench.py --data-dir ../shared/data            # CUDA when present, else CPU
     python bench.py --data-dir ../shared/data --skip-whole
+    python bench.py --data-dir ../shared/data --profile  # where one epoch's time goes
 """
 import argparse
 import os
@@ -48,30 +49,61 @@ def classic_loaders(root, device, batch_size=CLASSIC_BATCH_SIZE, workers=CLASSIC
             DataLoader(test_set, 1000, shuffle=False, num_workers=workers, persistent_workers=True))
 
 
+def epoch_trainer(loader, module, device, epochs):
+    """A function that trains `module`'s net (its recipe, weight average included) for one epoch of
+    `loader` and returns when the device is done."""
+    torch.manual_seed(0)
+    model = module.Net().to(device)
+    recipe = {**module.RECIPE, "epochs": epochs}
+    optimizer = train.make_optimizer(model, recipe)
+    scheduler = train.make_scheduler(optimizer, recipe, len(loader))
+    average = train.WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
+
+    def epoch():
+        train.train_epoch(model, loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0), progress=False,
+                          average=average)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+    return epoch
+
+
 def time_epochs(pipelines, device, epochs):
     """Median seconds of a training epoch for each (loader, model module) pair, after one untimed
-    warm-up epoch each, with the module's recipe (weight average included).
+    warm-up epoch each.
 
     The pipelines take turns epoch by epoch, so a slow spell of the machine hits all alike.
     """
-    runs = []
-    for loader, module in pipelines:
-        torch.manual_seed(0)
-        model = module.Net().to(device)
-        recipe = {**module.RECIPE, "epochs": epochs + 1}
-        optimizer = train.make_optimizer(model, recipe)
-        average = train.WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
-        runs.append((loader, model, optimizer, train.make_scheduler(optimizer, recipe, len(loader)),
-                     recipe.get("label_smoothing", 0.0), average))
+    trainers = [epoch_trainer(loader, module, device, epochs + 1) for loader, module in pipelines]
     times = [[] for _ in pipelines]
     for _ in range(epochs + 1):
-        for i, (loader, model, optimizer, scheduler, smoothing, average) in enumerate(runs):
+        for i, epoch in enumerate(trainers):
             began = time.perf_counter()
-            train.train_epoch(model, loader, optimizer, scheduler, smoothing, progress=False, average=average)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            epoch()
             times[i].append(time.perf_counter() - began)
     return [statistics.median(t[1:]) for t in times]
+
+
+def profile_epoch(loader, module, device, rows=15):
+    """Where a training epoch's time goes: one epoch under torch.profiler, after a warm-up epoch; the
+    operators that cost the host most, and how much of the epoch the device spent computing."""
+    from torch.profiler import ProfilerActivity, profile
+
+    epoch = epoch_trainer(loader, module, device, epochs=2)
+    epoch()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        began = time.perf_counter()
+        epoch()
+        wall = time.perf_counter() - began
+    events = prof.key_averages()
+    print(events.table(sort_by="self_cpu_time_total", row_limit=rows))
+    line = f"one profiled training epoch of model3: {wall:.2f} s wall for {len(loader)} batches"
+    if device.type == "cuda":
+        computing = sum(e.self_device_time_total for e in events if e.device_type.name == "CUDA") / 1e6
+        launches = sum(e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx"))
+        line += (f"; the GPU computed for {computing:.2f} s of it; {launches / len(loader):.0f} kernel launches "
+                 f"a batch")
+    print(line)
 
 
 def bench_nets(names):
@@ -121,6 +153,8 @@ def main(argv=None):
                         "pipeline, their own recipes); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=int, default=2, help="whole-process runs of each; the best counts")
+    parser.add_argument("--profile", action="store_true", help="only profile one training epoch of model3 "
+                        "(tensor pipeline) and print where its time goes")
     parser.add_argument("--classic-run", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = resolve_data_dir(args.data_dir)
@@ -136,6 +170,9 @@ def main(argv=None):
 
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {name}")
+    if args.profile:
+        profile_epoch(train.make_train_loader(train_x, train_y, model3.RECIPE, device, seed=0), model3, device)
+        return 0
     others = bench_nets([n for n in args.models.split(",") if n])
     classic_train, _ = classic_loaders(root, device)
     pipelines = [(train.make_train_loader(train_x, train_y, module.RECIPE, device, seed=0), module)

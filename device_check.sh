@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# The GPU check, in one call on a machine with a CUDA device:
-#   1. the tests that run on CUDA (same seed twice, resume, --eval, the torchsummary table);
-#   2. one full default model3 run on CUDA, timed as a whole process;
-#   3. where an epoch's time goes (bench.py --profile), then bench.py on CUDA;
-#   4. with --sweeps: model3's and model4's confirmation seeds on CUDA (1001-1010, 3001-3010),
-#      four runs at a time, then each sweep's own command, which reuses them and prints its summary;
-#   5. bench.py on that machine's CPU, for a ratio.
+# The GPU check, on a machine with a CUDA device, in two modes, each sized for one call of at
+# most 10 minutes on an H100 (README, GPU: what each step took there).
+#
+#   bash device_check.sh            # the check:
+#       1. the tests that run on CUDA (same seed twice, resume, --eval, the torchsummary table);
+#       2. one full default model3 run on CUDA, timed as a whole process;
+#       3. where a training epoch's time goes (bench.py --profile);
+#       4. bench.py on CUDA, then on that machine's CPU (--skip-whole), for a ratio.
+#   bash device_check.sh --sweeps   # model3's and model4's confirmation seeds on CUDA (1001-1010,
+#       3001-3010): the ten seeds of a model at once, one process each (the GPU waits on the host,
+#       so they share it well), then each sweep's own command, which reuses them and prints its summary.
 #
 # It needs MNIST in ./data (MNIST/raw/*-ubyte) and, where torchsummary is not installed, its
 # wheel in ./wheels; both paths are git-ignored. Prepare them here, then run it there:
 #   mkdir -p data && cp -r ../shared/data/MNIST data/
 #   pip download torchsummary==1.5.1 --no-deps -d wheels
-#   bash device_check.sh [--sweeps]      # logs go to $OUT (or ./runs/device-check)
+# Logs go to $OUT (or ./runs/device-check); runs to ./runs/device-check.
 set -uo pipefail
 cd "$(dirname "$0")"
 logs="${OUT:-runs/device-check}"
@@ -26,6 +30,23 @@ step "machine"
 "$python" -c "import torchsummary" 2>/dev/null || "$python" -m pip install --quiet --no-index wheels/*.whl
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 "$python" -c "import torch; print('torch', torch.__version__, '| CUDA', torch.version.cuda, '|', torch.cuda.get_device_name())"
+
+if [[ "${1:-}" == "--sweeps" ]]; then
+    sweep=(train.py --data-dir data --device cuda --no-download --out "$runs/sweeps")
+    for part in "model3 1001 1010" "model4 3001 3010"; do
+        set -- $part
+        step "python train.py --model $1 --seeds $2-$3 --device cuda (each seed in its own process first)"
+        for seed in $(seq "$2" "$3"); do
+            timeout 200 "$python" "${sweep[@]}" --model "$1" --seeds "$seed" > "$runs/sweep-$1-$seed.log" 2>&1 &
+        done
+        wait
+        timeout 60 "$python" "${sweep[@]}" --model "$1" --seeds "$2-$3" > "$runs/sweep-$1.log" 2>&1 || status=1
+        grep -E "^(== seed|TARGET)" "$runs/sweep-$1.log"
+        sed -n "/^$1: /,\$p" "$runs/sweep-$1.log"
+    done
+    tar -czf "$logs/sweeps.tar.gz" "$runs"/sweep-*.log "$runs"/sweeps/*-summary.json "$runs"/sweeps/*/metrics.json
+    exit $status
+fi
 
 step "CUDA tests"
 timeout 150 "$python" -m pytest -q -k cuda tests || status=1
@@ -43,27 +64,9 @@ step "python bench.py --data-dir data --device cuda --profile"
 timeout 90 "$python" bench.py --data-dir data --device cuda --profile || status=1
 
 step "python bench.py --data-dir data --device cuda"
-timeout 150 "$python" bench.py --data-dir data --device cuda || status=1
-
-if [[ "${1:-}" == "--sweeps" ]]; then
-    step "seed sweeps on CUDA: model3 1001-1010, model4 3001-3010 (four runs at a time)"
-    sweep=(train.py --data-dir data --device cuda --no-download --out "$runs/sweeps")
-    for part in "model3 1001-1005" "model3 1006-1010" "model4 3001-3005" "model4 3006-3010"; do
-        set -- $part
-        timeout 300 "$python" "${sweep[@]}" --model "$1" --seeds "$2" > "$runs/sweep-$1-$2.log" 2>&1 &
-    done
-    wait
-    for part in "model3 1001-1010" "model4 3001-3010"; do
-        set -- $part
-        step "python train.py --model $1 --seeds $2 --device cuda (the runs above, reused)"
-        timeout 120 "$python" "${sweep[@]}" --model "$1" --seeds "$2" > "$runs/sweep-$1.log" 2>&1 || status=1
-        grep -E "^(== seed|TARGET)" "$runs/sweep-$1.log"
-        sed -n "/^$1: /,\$p" "$runs/sweep-$1.log"
-    done
-    tar -czf "$logs/sweeps.tar.gz" "$runs"/sweep-*.log "$runs"/sweeps/*-summary.json "$runs"/sweeps/*/metrics.json
-fi
+timeout 240 "$python" bench.py --data-dir data --device cuda || status=1
 
 step "python bench.py --data-dir data --device cpu --skip-whole"
-timeout 100 "$python" bench.py --data-dir data --device cpu --skip-whole || status=1
+timeout 120 "$python" bench.py --data-dir data --device cpu --skip-whole || status=1
 
 exit $status

@@ -1,18 +1,22 @@
 """Pictures of a run, and the README's tables and pictures generated from real runs.
 
-train.py calls save_run_plots() after each run. From the command line, this script reads
-runs/*/metrics.json (train.py's runs), results/search.jsonl (search.py's trials) and
-results/sweeps/ (committed copies of seed sweeps, some no longer in runs/), rewrites
-the README between its marked sections (results, trials-margin, trials-frontier), and writes
-the pictures into assets/: each experiment's run pictures, every seed of a sweep on one chart
+train.py calls save_run_plots() after each run. From the command line, this script reads the
+committed copies of the runs the README reports (results/runs/ on the CPU, results/runs-cuda/
+on a GPU: each run's metrics.json in its own folder) and search.py's trials
+(results/search.jsonl), rewrites the README between its marked sections (results,
+trials-margin, trials-frontier), and writes the pictures into assets/: each experiment's run
+pictures (copied from runs/ when they are there), every seed of a sweep on one chart
 (<model>-seeds.png), and the frontier of parameters against accuracy (frontier.png):
 
-    python report.py                                   # runs/, results/ -> README.md, assets/
-    python report.py --runs runs --results results/search.jsonl --readme README.md --assets assets
+    python report.py                                   # results/ (+ pictures from runs/) -> README.md, assets/
+    python report.py --runs results/runs runs --readme README.md --assets assets
+
+To add a run to the README, copy its folder's metrics.json into results/runs/<model>-seed<seed>/.
 """
 import argparse
 import json
 import shutil
+import statistics
 import sys
 from pathlib import Path
 
@@ -214,50 +218,84 @@ def plot_frontier(trials, sweeps, path):
     plt.close(fig)
 
 
-def load_runs(runs_dir):
-    """Completed, full runs grouped by model: {model: [metrics record, ...]} sorted by seed."""
-    runs = {}
-    for path in sorted(Path(runs_dir).glob("*/metrics.json")):
-        record = json.loads(path.read_text())
-        if record.get("dry_run") or "target_met" not in record:
-            continue  # smoke runs and unfinished runs are no results
-        runs.setdefault(record["model"], []).append(record)
+def device_of(record):
+    """'cpu' or 'cuda': from the provenance, or the top-level field of runs older than it."""
+    return record.get("provenance", {}).get("device") or record.get("device", "cpu")
+
+
+def load_runs(*dirs):
+    """Completed, full runs grouped by experiment and device: {(model, device): [record, ...]} sorted by
+    seed. A run found in several folders (same model, device, net size and seed) counts once: the first."""
+    runs, seen = {}, set()
+    for runs_dir in dirs:
+        for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+            record = json.loads(path.read_text())
+            key = (record["model"], device_of(record), record["params"], record["seed"])
+            if record.get("dry_run") or "target_met" not in record or key in seen:
+                continue  # smoke runs and unfinished runs are no results
+            seen.add(key)
+            runs.setdefault(key[:2], []).append(record)
     for records in runs.values():
-        records.sort(key=lambda r: r["seed"])
-    return runs
+        records.sort(key=lambda r: (r["params"], r["seed"]))
+    return dict(sorted(runs.items()))
 
 
-def fresh_sweeps(*run_sets):
-    """{(model, params): {seed: lowest of the last 5 epochs}} of every seed sweep (more than one seed)
-    in the given load_runs() results; one net is one (model, params) pair, since a model file may
-    change its net between sweeps (model4 did)."""
+def fresh_sweeps(runs):
+    """{(model, params): {seed: lowest of the last 5 epochs}} of every seed sweep (more than one seed) on
+    the CPU in a load_runs() result; one net is one (model, params) pair, since a model file may change
+    its net between sweeps (model4 did)."""
     sweeps = {}
-    for runs in run_sets:
-        for r in (record for records in runs.values() for record in records):
-            lowest = min(m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:])
-            sweeps.setdefault((r["model"], r["params"]), {})[r["seed"]] = lowest
+    for (model, device), records in runs.items():
+        for r in records if device == "cpu" else ():
+            sweeps.setdefault((model, r["params"]), {})[r["seed"]] = min_last(r)
     return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items()) if len(seeds) > 1}
 
 
+def min_last(record):
+    return min(m["test_accuracy"] for m in record["epochs"][-LAST_EPOCHS:])
+
+
+def where_from(records):
+    """The commits and model-file hashes the runs record, short, each once ('not recorded' before
+    train.py recorded them)."""
+    commits, hashes = [], []
+    for r in records:
+        where = r.get("provenance")
+        commit = (f"{where['git_commit'][:7]}{'+dirty' if where['git_dirty'] else ''}" if where and
+                  where["git_commit"] else "not recorded")
+        digest = where["model_sha256"][:8] if where and where["model_sha256"] else "not recorded"
+        commits += [commit] if commit not in commits else []
+        hashes += [digest] if digest not in hashes else []
+    return ", ".join(commits), ", ".join(hashes)
+
+
 def results_table(runs):
-    """Markdown: one row per experiment, then one per seed."""
-    lines = ["| experiment | params | epochs | seeds | best test acc | lowest of last 5 | target met |",
-             "| --- | ---: | ---: | --- | ---: | ---: | ---: |"]
-    for model, records in sorted(runs.items()):
-        best = max(max(m["test_accuracy"] for m in r["epochs"]) for r in records)
-        lowest = min(min(m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:]) for r in records)
-        met = sum(r["target_met"] for r in records)
-        lines.append(f"| {model} | {records[0]['params']:,} | {len(records[0]['epochs'])} | "
-                     f"{', '.join(str(r['seed']) for r in records)} | {best:.2f}% | {lowest:.2f}% | "
-                     f"{met}/{len(records)} |")
-    lines += ["", "| experiment | seed | best test acc | last 5 epochs | target | seconds |",
-              "| --- | ---: | ---: | --- | --- | ---: |"]
-    for model, records in sorted(runs.items()):
+    """Markdown: one row per experiment and device (and net size), then every run, folded."""
+    lines = ["| experiment | device | params | seeds | target met | lowest of last 5: mean ± std (worst) | "
+             "best | commit | model sha256 |",
+             "| --- | --- | ---: | --- | ---: | --- | ---: | --- | --- |"]
+    for (model, device), records in runs.items():
+        for params in sorted({r["params"] for r in records}):
+            group = [r for r in records if r["params"] == params]
+            lowest = [min_last(r) for r in group]
+            spread = f" ± {statistics.stdev(lowest):.3f}" if len(lowest) > 1 else ""
+            seeds = [r["seed"] for r in group]
+            seed_text = (f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+                         else ", ".join(map(str, seeds)))
+            lines.append(f"| {model} | {device} | {params:,} | {seed_text} | {sum(r['target_met'] for r in group)}/"
+                         f"{len(group)} | {statistics.fmean(lowest):.3f}{spread} ({min(lowest):.2f}) | "
+                         f"{max(max(m['test_accuracy'] for m in r['epochs']) for r in group):.2f} | "
+                         f"{' | '.join(where_from(group))} |")
+    lines += ["", "<details><summary>Every run, seed by seed</summary>", "",
+              "| experiment | device | params | seed | best | last 5 epochs | target | seconds |",
+              "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
+    for (model, device), records in runs.items():
         for r in records:
             last = " ".join(f"{m['test_accuracy']:.2f}" for m in r["epochs"][-LAST_EPOCHS:])
-            lines.append(f"| {model} | {r['seed']} | {max(m['test_accuracy'] for m in r['epochs']):.2f}% | "
-                         f"{last} | {'met' if r['target_met'] else 'missed'} | "
-                         f"{sum(m['seconds'] for m in r['epochs']):.0f} |")
+            lines.append(f"| {model} | {device} | {r['params']:,} | {r['seed']} | "
+                         f"{max(m['test_accuracy'] for m in r['epochs']):.2f} | {last} | "
+                         f"{'met' if r['target_met'] else 'missed'} | {sum(m['seconds'] for m in r['epochs']):.0f} |")
+    lines += ["", "</details>"]
     return "\n".join(lines)
 
 
@@ -270,34 +308,43 @@ def replace_marked(text, body, section="results"):
     return text[:start + len(start_mark)] + "\n" + body + "\n" + text[end:]
 
 
-def write_pictures(runs, runs_dir, trials, sweeps, assets):
-    """Each experiment's run pictures (from its lowest seed), its seeds chart, and the frontier."""
+def write_pictures(runs, pictures_dir, trials, assets):
+    """Each experiment's run pictures (copied from the first of its runs found in pictures_dir, the
+    largest net first), a seeds chart per sweep, and the frontier."""
     assets = Path(assets)
     assets.mkdir(exist_ok=True)
-    for model, records in runs.items():
-        run_dir = Path(runs_dir) / f"{model}-seed{records[0]['seed']}"
-        for picture in PICTURES:
-            if (run_dir / picture).is_file():
+    for (model, device), records in runs.items():
+        nets = sorted({r["params"] for r in records}, reverse=True)
+        if device == "cpu":
+            found = (Path(pictures_dir) / f"{model}-seed{r['seed']}" for params in nets
+                     for r in records if r["params"] == params)
+            run_dir = next((d for d in found if (d / PICTURES[0]).is_file()), None)
+            for picture in PICTURES if run_dir else ():
                 shutil.copyfile(run_dir / picture, assets / f"{model}-{picture}")
-        if len(records) > 1:
-            plot_seeds(model, records, assets / f"{model}-seeds.png")
+        for params in nets:
+            group = [r for r in records if r["params"] == params]
+            name = model + ("" if device == "cpu" else f"-{device}") + (f"-{params}" if len(nets) > 1 else "")
+            if len(group) > 1:
+                plot_seeds(name, group, assets / f"{name}-seeds.png")
     if trials:
-        plot_frontier(trials, sweeps, assets / "frontier.png")
+        plot_frontier(trials, fresh_sweeps(runs), assets / "frontier.png")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--runs", default="runs", help="folder of train.py outputs")
+    parser.add_argument("--runs", nargs="+", default=["results/runs", "results/runs-cuda"],
+                        help="folders of runs (each run's metrics.json in its own folder): the committed copies of "
+                             "every run the README reports")
+    parser.add_argument("--pictures", default="runs", help="train.py's output folder, where the run pictures "
+                        "of the README's experiments are copied from when present")
     parser.add_argument("--results", default="results/search.jsonl", help="search.py's trials")
-    parser.add_argument("--sweeps", default="results/sweeps", help="committed copies of seed sweeps "
-                        "(each run's metrics.json in its own folder): stars in the frontier beside those in --runs")
     parser.add_argument("--readme", default="README.md", help="file whose marked sections are rewritten")
     parser.add_argument("--assets", default="assets", help="folder for the README's pictures ('' to skip)")
     args = parser.parse_args(argv)
-    runs = load_runs(args.runs)
+    runs = load_runs(*args.runs)
     if not runs:
-        print(f"error: no finished runs under {args.runs}/", file=sys.stderr)
+        print(f"error: no finished runs under {', '.join(args.runs)}", file=sys.stderr)
         return 1
     trials = load_trials(args.results)
     readme = Path(args.readme)
@@ -310,9 +357,9 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.assets:
-        write_pictures(runs, args.runs, trials, fresh_sweeps(runs, load_runs(args.sweeps)), args.assets)
-    print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of {', '.join(sorted(runs))}, "
-          f"{len(trials)} trials")
+        write_pictures(runs, args.pictures, trials, args.assets)
+    print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of "
+          f"{', '.join(f'{model} ({device})' for model, device in runs)}, {len(trials)} trials")
     return 0
 
 

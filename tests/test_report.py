@@ -55,29 +55,35 @@ def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
 
 
-def fake_run(runs, model, seed, accuracies, met, params=5000, folder=None):
+def fake_run(runs, model, seed, accuracies, met, params=5000, folder=None, device="cpu", commit=None):
     run_dir = runs / (folder or f"{model}-seed{seed}")
     run_dir.mkdir(parents=True)
     epochs = [{"epoch": i + 1, "test_accuracy": a, "seconds": 2.0} for i, a in enumerate(accuracies)]
+    where = {"provenance": {"device": device, "git_commit": commit, "git_dirty": False, "model_sha256": "ab" * 32}}
     (run_dir / "metrics.json").write_text(json.dumps(
-        {"model": model, "seed": seed, "params": params, "dry_run": False, "target_met": met, "epochs": epochs}))
+        {"model": model, "seed": seed, "params": params, "dry_run": False, "target_met": met, "epochs": epochs,
+         **(where if commit else {})}))
 
 
 def test_report_rewrites_only_the_marked_section(tmp_path):
-    runs = tmp_path / "runs"
-    fake_run(runs, "model3", 1, [99.0, 99.41, 99.42, 99.45, 99.40, 99.44], True)
+    runs, gpu = tmp_path / "runs", tmp_path / "runs-cuda"
+    fake_run(runs, "model3", 1, [99.0, 99.41, 99.42, 99.45, 99.40, 99.44], True, commit="1234567890ab")
     fake_run(runs, "model3", 2, [99.1, 99.50, 99.38, 99.45, 99.41, 99.42], False)
+    for seed in (1, 2, 3):
+        fake_run(gpu, "model3", seed, [99.5, 99.6], True, device="cuda", commit="fedcba987654")
     before, after = "# Title\n\nhand-written text\n", "\n## Later section\nmore text\n"
     readme = tmp_path / "README.md"
     readme.write_text(before + report.START_MARK + "\nstale table\n" + report.END_MARK + after)
-    assert report.main(["--runs", str(runs), "--results", str(tmp_path / "no-trials.jsonl"), "--readme", str(readme),
-                        "--assets", ""]) == 0
+    assert report.main(["--runs", str(runs), str(gpu), "--results", str(tmp_path / "no-trials.jsonl"),
+                        "--readme", str(readme), "--assets", ""]) == 0
     text = readme.read_text()
     assert text.startswith(before + report.START_MARK) and text.endswith(report.END_MARK + after)
     assert "stale table" not in text
-    assert "| model3 | 5,000 | 6 | 1, 2 | 99.50% | 99.38% | 1/2 |" in text
-    assert "| model3 | 2 | 99.50% | 99.38 99.45 99.41 99.42 99.00 | missed | 12 |" not in text
-    assert "| model3 | 2 | 99.50% | 99.50 99.38 99.45 99.41 99.42 | missed | 12 |" in text
+    assert ("| model3 | cpu | 5,000 | 1, 2 | 1/2 | 99.390 ± 0.014 (99.38) | 99.50 | 1234567, not recorded | "
+            "abababab, not recorded |") in text
+    assert "| model3 | cuda | 5,000 | 1–3 | 3/3 | 99.500 ± 0.000 (99.50) | 99.60 | fedcba9 | abababab |" in text
+    assert "| model3 | cpu | 5,000 | 2 | 99.50 | 99.38 99.45 99.41 99.42 99.00 | missed | 12 |" not in text
+    assert "| model3 | cpu | 5,000 | 2 | 99.50 | 99.50 99.38 99.45 99.41 99.42 | missed | 12 |" in text
 
 
 def test_report_refuses_a_readme_without_markers(tmp_path, capsys):
@@ -110,7 +116,7 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
                                                                                   "trials-frontier"))))
     assets = tmp_path / "assets"
     assert report.main(["--runs", str(runs), "--results", str(trials), "--readme", str(readme),
-                        "--sweeps", str(tmp_path / "no-sweeps"), "--assets", str(assets)]) == 0
+                        "--pictures", str(tmp_path / "no-runs"), "--assets", str(assets)]) == 0
     text = readme.read_text()
     assert "stale" not in text
     margin, frontier = text.split(report.marks("trials-frontier")[0])
@@ -122,8 +128,8 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
 
 
 def test_fresh_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):
-    """model4 changed its net between sweeps: each net keeps its own stars; a seed in both the runs
-    and the committed copies counts once; a single run is no sweep."""
+    """model4 changed its net between sweeps: each net keeps its own stars; a seed in two folders
+    counts once; a single run is no sweep; a GPU sweep is not among the CPU's stars."""
     runs, copies = tmp_path / "runs", tmp_path / "sweeps"
     for seed, last in ((3001, 99.45), (3002, 99.41)):
         fake_run(runs, "model4", seed, [last + 0.1, last], True, params=6908)
@@ -132,5 +138,7 @@ def test_fresh_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):
         fake_run(copies, "model4", seed, [last + 0.1, last], last >= 99.4, params=5964,
                  folder=f"model4-5964-seed{seed}")
     fake_run(runs, "model1", 1, [98.0, 98.9], False)
-    assert report.fresh_sweeps(report.load_runs(runs), report.load_runs(copies)) == {
+    for seed in (3001, 3002):
+        fake_run(tmp_path / "gpu", "model4", seed, [99.0, 99.0], False, params=6908, device="cuda", commit="abc")
+    assert report.fresh_sweeps(report.load_runs(runs, copies, tmp_path / "gpu")) == {
         ("model4", 5964): {2001: 99.58, 2002: 99.39}, ("model4", 6908): {3001: 99.45, 3002: 99.41}}

@@ -124,8 +124,8 @@ def warp(x, theta):
 class TensorLoader:
     """Batches of normalized (N, 1, 28, 28) images cut from one uint8 tensor held on `device`.
 
-    Training loaders shuffle (a fresh randperm each epoch) and may augment; test loaders
-    do neither. All randomness comes from `self.generator` (CPU, seeded), so its state
+    Training loaders shuffle (a fresh randperm each epoch) and may augment, scaled by
+    `strength` (set before an epoch; 0 turns augmentation off); test loaders do neither. All randomness comes from `self.generator` (CPU, seeded), so its state
     is all a checkpoint needs to replay the data order and augmentation exactly. An epoch's
     order and transforms are drawn when it starts and copied to the device once: a copy
     per batch would make the host wait for the GPU every batch.
@@ -139,6 +139,7 @@ class TensorLoader:
         self.shuffle = shuffle
         self.augment = dict(rotate=rotate, translate=translate, scale=scale)
         self.augments = any(self.augment.values())
+        self.strength = 1.0
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self):
@@ -150,11 +151,13 @@ class TensorLoader:
             order = torch.randperm(n, generator=self.generator).to(device)
         else:
             order = torch.arange(n, device=device)
-        if self.augments:
-            thetas = affine_thetas(n, self.generator, **self.augment).to(device)
+        augments = self.augments and self.strength > 0
+        if augments:
+            scaled = {name: value * self.strength for name, value in self.augment.items()}
+            thetas = affine_thetas(n, self.generator, **scaled).to(device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images[idx].unsqueeze(1).float().div_(255)
-            if self.augments:
+            if augments:
                 x = warp(x, thetas[start:start + self.batch_size])
             yield x.sub_(MNIST_MEAN).div_(MNIST_STD), self.labels[idx]

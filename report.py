@@ -146,7 +146,8 @@ def describe_recipe(recipe):
     if recipe["schedule"] == "multistep":
         schedule = f"steps after {','.join(map(str, recipe['milestones']))}"
     elif recipe["schedule"] == "cosine" and recipe.get("warmup"):
-        schedule = f"one-cycle ({recipe['warmup']} warm-up, cosine to 0)"
+        end = f" by epoch {recipe['anneal_end']}" if "anneal_end" in recipe else ""
+        schedule = f"one-cycle ({recipe['warmup']} warm-up, cosine to {recipe.get('floor', 0):g}{end})"
     else:
         schedule = recipe["schedule"]
     parts = [schedule, f"lr {recipe['lr']}", f"batch {recipe['batch_size']}",
@@ -155,7 +156,8 @@ def describe_recipe(recipe):
         parts.append(f"smoothing {recipe['label_smoothing']}")
     if recipe.get("ema"):
         parts.append(f"weight average {recipe['ema']}")
-    parts.append(f"rotate {recipe.get('rotate', 0):g}°, shift {recipe.get('translate', 0):g}")
+    fade = " fading out over epochs {}–{}".format(*recipe["augment_fade"]) if "augment_fade" in recipe else ""
+    parts.append(f"rotate {recipe.get('rotate', 0):g}°, shift {recipe.get('translate', 0):g}{fade}")
     return "; ".join(parts)
 
 

@@ -7,9 +7,11 @@ same command again skips the (variant, seed) pairs already there. `python report
 the results into the README's trial tables and the frontier picture.
 
 Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
-Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); P a 2x2
-max-pool. Each conv is followed by BatchNorm and ReLU; every net ends in global average pooling
-and a 1x1 conv to the 10 classes (model2/3/4's head).
+Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); Nd a 3x3 conv
+of stride 2, padded (it halves the size, in place of a pool); P a 2x2 max-pool. Each conv is
+followed by BatchNorm and ReLU, or the activation a prefix names (`silu:` or `gelu:`, e.g.
+`silu:8k,P,10,10`); every net ends in global average pooling and a 1x1 conv to the 10 classes
+(model2/3/4's head).
 
 Usage:
     python search.py --list                                         # variants, parameters, spec
@@ -76,7 +78,8 @@ VARIANTS = {
     "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", ONE_CYCLE_EMA_B64),
 }
 
-LAYER = re.compile(r"(\d+)([pkts]?)|P")
+LAYER = re.compile(r"(\d+)([pktsd]?)|P")
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
 
 
 class SpecNet(nn.Module):
@@ -85,7 +88,10 @@ class SpecNet(nn.Module):
     def __init__(self, spec):
         super().__init__()
         layers, channels = [], 1
-        for token in spec.split(","):
+        activation, _, body = spec.rpartition(":")
+        if (activation or "relu") not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)}")
+        for token in body.split(","):
             match = LAYER.fullmatch(token.strip())
             if not match:
                 raise ValueError(f"bad layer {token!r} in spec {spec!r}")
@@ -97,9 +103,10 @@ class SpecNet(nn.Module):
                 layers += [nn.Conv2d(channels, channels, 3, groups=channels, bias=False),
                            nn.Conv2d(channels, width, 1, bias=False)]
             else:
-                kernel, padding = {"": (3, 0), "p": (3, 1), "k": (5, 0), "t": (1, 0)}[kind]
-                layers.append(nn.Conv2d(channels, width, kernel, padding=padding, bias=False))
-            layers += [nn.BatchNorm2d(width), nn.ReLU()]
+                kernel, padding, stride = {"": (3, 0, 1), "p": (3, 1, 1), "k": (5, 0, 1), "t": (1, 0, 1),
+                                           "d": (3, 1, 2)}[kind]
+                layers.append(nn.Conv2d(channels, width, kernel, stride, padding, bias=False))
+            layers += [nn.BatchNorm2d(width), ACTIVATIONS[activation or "relu"]()]
             channels = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(channels, 10, 1, bias=False)

@@ -183,7 +183,8 @@ def lr_factor(recipe, epoch):
     """The recipe's learning rate, as a fraction of its `lr`, at `epoch` (fractional: batches count).
 
     constant; multistep: times gamma after each milestone epoch; cosine: a linear warm-up over
-    `warmup` epochs (if any), then half a cosine down to zero at the end of the last epoch.
+    `warmup` epochs (if any), then half a cosine down to `floor` (default 0) at the end of epoch
+    `anneal_end` (default: the last), then `floor` until the end.
     """
     name = recipe["schedule"]
     if name == "constant":
@@ -194,8 +195,20 @@ def lr_factor(recipe, epoch):
         warmup = min(recipe.get("warmup", 0), recipe["epochs"] / 2)  # at most half of a short run
         if epoch < warmup:
             return 0.04 + 0.96 * epoch / warmup  # from lr/25, as torch's OneCycleLR starts
-        return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (recipe["epochs"] - warmup)))
+        end, floor = min(recipe.get("anneal_end", recipe["epochs"]), recipe["epochs"]), recipe.get("floor", 0.0)
+        done = min(1.0, (epoch - warmup) / (end - warmup)) if end > warmup else 1.0
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * done))
     raise ValueError(f"unknown schedule {name!r} in the recipe")
+
+
+def augment_strength(recipe, epoch):
+    """The share of the recipe's augmentation that epoch `epoch` (1, 2, ...) gets: all of it, unless the
+    recipe fades it (`augment_fade`: [first, last]: all before epoch `first`, none from epoch `last` on,
+    linear between), so that the last epochs train on images like the test set's."""
+    if "augment_fade" not in recipe:
+        return 1.0
+    first, last = recipe["augment_fade"]
+    return min(1.0, max(0.0, (last - epoch) / (last - first)))
 
 
 def make_scheduler(optimizer, recipe, batches_per_epoch):
@@ -405,12 +418,17 @@ def device_name(device):
     return platform.processor() or platform.machine()
 
 
+@functools.cache
+def code_sha256():
+    """The hash of train.py and data.py, read once: the code this process runs, even if the files change."""
+    return sha256(HERE / "train.py", HERE / "data.py")
+
+
 def provenance(name, device, has_file=True):
-    """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. The training
-    code's hash covers train.py and data.py; a net without a model file (search.py's) has no file hash."""
+    """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. A net without a
+    model file (search.py's) has no file hash."""
     commit, dirty = git_state()
-    return {"model_sha256": sha256(HERE / f"{name}.py") if has_file else None,
-            "code_sha256": sha256(HERE / "train.py", HERE / "data.py"),
+    return {"model_sha256": sha256(HERE / f"{name}.py") if has_file else None, "code_sha256": code_sha256(),
             "git_commit": commit, "git_dirty": dirty, "torch": str(torch.__version__),  # plain str: weights_only
             "device": device.type, "device_name": device_name(device), "threads": torch.get_num_threads()}
 
@@ -483,6 +501,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             print(f"EPOCH: {epoch}")
             lr = optimizer.param_groups[0]["lr"]
             began = time.perf_counter()
+            train_loader.strength = augment_strength(recipe, epoch)
             row = train_epoch(model, train_loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0),
                               max_batches, progress, average)
             result = test(tested, test_loader, max_batches)
@@ -558,7 +577,7 @@ def summarize(name, records, out):
     print(f"{'mean':>6} {stats['best']['mean']:>8.2f} {stats['min_last']['mean']:>14.2f}")
     print(f"{'std':>6} {stats['best']['std']:>8.2f} {stats['min_last']['std']:>14.2f}")
     worst = min(rows, key=lambda row: row["min_last"])
-    # A sweep's runs share all of this (see reusable()); only the commit may differ from seed to seed.
+    # A sweep's runs share all of this (SAME_EXPERIMENT); only the commit may differ from seed to seed.
     where = {k: v for k, v in records[0]["provenance"].items() if k not in ("git_commit", "git_dirty")}
     commits = sorted({describe_commit(row["git_commit"], row["git_dirty"]) for row in rows})
     print(f"target met on {met}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
@@ -621,6 +640,13 @@ def run(args):
         summarize(name, records, args.out)
 
 
+# What a saved run must share with the one asked for to be reused (beside its seed and recipe), and
+# what the console says when it does not.
+SAME_EXPERIMENT = (("model_sha256", "the model file changed"), ("code_sha256", "train.py or data.py changed"),
+                   ("torch", "torch changed"), ("device", "the device changed"),
+                   ("device_name", "the device changed"), ("threads", "the thread count changed"))
+
+
 def saved_run_differs(saved, recipe, seed, expected):
     """Why a saved run (metrics.json or checkpoint.pt) is not the experiment asked for; None if it is."""
     if saved.get("dry_run"):
@@ -629,13 +655,11 @@ def saved_run_differs(saved, recipe, seed, expected):
         return "it records no provenance (written by an older train.py)"
     if saved.get("seed") != seed or saved.get("recipe") != recipe:
         return "its recipe differs"
-    was = saved["provenance"]
-    for key, what in (("model_sha256", "the model file changed (sha256"), ("code_sha256", "train.py or data.py "
-                      "changed (sha256"), ("torch", "torch changed ("), ("device", "the device changed ("),
-                      ("device_name", "the device changed ("), ("threads", "the thread count changed (")):
-        if was.get(key) != expected[key]:
-            short = lambda v: v[:12] if key.endswith("sha256") and v else v  # noqa: E731
-            return f"{what} {short(was.get(key))}, now {short(expected[key])})"
+    for key, what in SAME_EXPERIMENT:
+        old, new = saved["provenance"].get(key), expected[key]
+        if old != new:
+            return f"{what} (sha256 {(old or '')[:12]}, now {new[:12]})" if key.endswith("sha256") else \
+                f"{what} ({old}, now {new})"
     return None
 
 

@@ -117,3 +117,22 @@ def test_an_epoch_draws_all_its_randomness_when_it_starts():
     assert torch.equal(loader.generator.get_state(), after_first)
     next(iter(loader))
     assert not torch.equal(loader.generator.get_state(), after_first), "the next epoch draws anew"
+
+
+def test_augmentation_strength_scales_it_and_zero_turns_it_off():
+    labels = torch.arange(40) % 10
+    images = label_coded_images(labels)
+
+    def epoch(strength, **augment):
+        loader = TensorLoader(images, labels, 8, shuffle=True, seed=4, **augment)
+        loader.strength = strength
+        xs, ys = zip(*loader)
+        return torch.cat(xs), torch.cat(ys)
+    plain, order = epoch(1.0)
+    full, full_order = epoch(1.0, rotate=12.0, translate=0.1)
+    half, _ = epoch(0.5, rotate=12.0, translate=0.1)
+    off, off_order = epoch(0.0, rotate=12.0, translate=0.1)
+    assert torch.equal(order, full_order) and torch.equal(order, off_order)
+    assert torch.equal(off, plain), "strength 0: the images as they are"
+    moved = lambda x: float((x - plain).abs().sum())  # noqa: E731
+    assert 0 < moved(half) < moved(full)

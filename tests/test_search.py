@@ -52,3 +52,12 @@ def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant
     spec_net = search.SpecNet(search.VARIANTS[variant][1])
     assert [p.shape for p in module.Net().parameters()] == [p.shape for p in spec_net.parameters()]
     assert module.RECIPE == search.variant_recipe(variant)
+
+
+def test_specs_with_a_strided_conv_and_another_activation():
+    net = search.SpecNet("silu:8k,10d,12").eval()
+    assert train.count_params(net) == 200 + 16 + 720 + 20 + 1080 + 24 + 120
+    assert isinstance(net.features[2], torch.nn.SiLU) and net.features[3].stride == (2, 2)
+    assert net.features(torch.randn(2, 1, 28, 28)).shape == (2, 12, 10, 10)  # 24 -> 12 (stride 2) -> 10
+    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+        search.SpecNet("tanh:8,P")

@@ -241,6 +241,18 @@ def test_schedules_by_epoch():
     assert train.lr_factor({"schedule": "constant"}, 9) == 1.0
     short = {**cosine, "epochs": 2}  # --epochs 2: the warm-up shrinks to half of the run
     assert [train.lr_factor(short, e) for e in (0.5, 1, 2)] == pytest.approx([0.52, 1.0, 0.0], abs=1e-12)
+    settled = {**cosine, "anneal_end": 11, "floor": 0.05}  # down by epoch 11, then a small rate to the end
+    assert [train.lr_factor(settled, e) for e in (2, 6.5, 11, 13, 15)] == pytest.approx(
+        [1.0, 0.525, 0.05, 0.05, 0.05])
+    assert all(train.lr_factor(cosine, e) == train.lr_factor({**cosine, "anneal_end": 15, "floor": 0.0}, e)
+               for e in (0, 1.5, 2, 7.3, 14.99, 15)), "the defaults are the plain cosine, to the last bit"
+
+
+def test_augmentation_fades_by_epoch():
+    recipe = {"augment_fade": [12, 15]}
+    assert [train.augment_strength(recipe, e) for e in (1, 11, 12, 13, 14, 15)] == pytest.approx(
+        [1, 1, 1, 2 / 3, 1 / 3, 0])
+    assert train.augment_strength({}, 15) == 1.0
 
 
 def test_the_schedule_steps_every_batch():
@@ -334,3 +346,17 @@ def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path,
     last = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
     assert torch.equal(saved["head.weight"], last["model_state"]["head.weight"])
     assert not torch.equal(saved["head.weight"], last["train_state"]["head.weight"])
+
+
+def test_a_fading_recipe_sets_each_epochs_augmentation(tiny_mnist, tmp_path, monkeypatch):
+    from data import load_mnist
+    strengths, real_epoch = [], train.train_epoch
+
+    def spy(model, loader, *args, **kwargs):
+        strengths.append(loader.strength)
+        return real_epoch(model, loader, *args, **kwargs)
+    monkeypatch.setattr(train, "train_epoch", spy)
+    recipe = {**train.load_model_module("model3").RECIPE, "epochs": 4, "batch_size": 64, "augment_fade": [2, 4]}
+    train.train_run("model3", recipe, 1, load_mnist(tiny_mnist, download=False), torch.device("cpu"), tmp_path,
+                    progress=False)
+    assert strengths == [1.0, 1.0, 0.5, 0.0]

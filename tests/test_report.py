@@ -7,6 +7,7 @@ import torch
 
 import report
 import train
+from conftest import ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -142,3 +143,15 @@ def test_fresh_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):
         fake_run(tmp_path / "gpu", "model4", seed, [99.0, 99.0], False, params=6908, device="cuda", commit="abc")
     assert report.fresh_sweeps(report.load_runs(runs, copies, tmp_path / "gpu")) == {
         ("model4", 5964): {2001: 99.58, 2002: 99.39}, ("model4", 6908): {3001: 99.45, 3002: 99.41}}
+
+
+
+def test_the_readme_tables_are_what_report_makes_of_the_committed_results(tmp_path):
+    """No number in the README's generated tables is edited by hand: regenerating them from results/
+    changes nothing."""
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    results = ROOT / "results"
+    assert report.main(["--runs", str(results / "runs"), str(results / "runs-cuda"), "--results",
+                        str(results / "search.jsonl"), "--readme", str(readme), "--assets", ""]) == 0
+    assert readme.read_text() == (ROOT / "README.md").read_text()

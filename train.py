@@ -196,8 +196,11 @@ def lr_factor(recipe, epoch):
         if epoch < warmup:
             return 0.04 + 0.96 * epoch / warmup  # from lr/25, as torch's OneCycleLR starts
         end, floor = min(recipe.get("anneal_end", recipe["epochs"]), recipe["epochs"]), recipe.get("floor", 0.0)
-        done = min(1.0, (epoch - warmup) / (end - warmup)) if end > warmup else 1.0
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * done))
+        if epoch >= end:
+            return floor
+        # The angle in this order of operations, so that without anneal_end and floor every rate is the
+        # plain cosine's to the last bit.
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (end - warmup)))
     raise ValueError(f"unknown schedule {name!r} in the recipe")
 
 

@@ -125,10 +125,11 @@ class TensorLoader:
     """Batches of normalized (N, 1, 28, 28) images cut from one uint8 tensor held on `device`.
 
     Training loaders shuffle (a fresh randperm each epoch) and may augment, scaled by
-    `strength` (set before an epoch; 0 turns augmentation off); test loaders do neither. All randomness comes from `self.generator` (CPU, seeded), so its state
-    is all a checkpoint needs to replay the data order and augmentation exactly. An epoch's
-    order and transforms are drawn when it starts and copied to the device once: a copy
-    per batch would make the host wait for the GPU every batch.
+    `strength` (set before an epoch; 0 turns augmentation off); test loaders do neither.
+    All randomness comes from `self.generator` (CPU, seeded), so its state is all a
+    checkpoint needs to replay the data order and augmentation exactly. An epoch's order
+    and transforms are drawn when it starts and copied to the device once: a copy per
+    batch would make the host wait for the GPU every batch.
     """
 
     def __init__(self, images, labels, batch_size, device="cpu", shuffle=False,

@@ -214,7 +214,7 @@ def plot_frontier(trials, sweeps, path):
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
     ax.scatter([], [], marker="D", color="tab:red", label="fresh-seed sweeps (mean; dots: seeds)")
     ax.axhline(TARGET_ACCURACY, color="crimson", linestyle="--", linewidth=1)
-    shown = [v for v in [r["min_last"] for r in trials] + [v for seeds in sweeps.values() for v in seeds.values()]]
+    shown = [r["min_last"] for r in trials] + [v for seeds in sweeps.values() for v in seeds.values()]
     low = max(min(shown), FRONTIER_FLOOR) - 0.03
     ax.set_ylim(low, max(shown) + 0.05)
     below = sum(v < low for v in shown)
@@ -288,14 +288,19 @@ def where_from(records):
     return ", ".join(commits), ", ".join(hashes)
 
 
+def by_net(records):
+    """(params, records of that net) for each net size among the records, smallest first."""
+    for params in sorted({r["params"] for r in records}):
+        yield params, [r for r in records if r["params"] == params]
+
+
 def results_table(runs):
     """Markdown: one row per experiment and device (and net size), then every run, folded."""
     lines = ["| experiment | device | params | seeds | target met | lowest of last 5: mean ± std (worst) | "
              "best | commit | model sha256 |",
              "| --- | --- | ---: | --- | ---: | --- | ---: | --- | --- |"]
     for (model, device), records in runs.items():
-        for params in sorted({r["params"] for r in records}):
-            group = [r for r in records if r["params"] == params]
+        for params, group in by_net(records):
             lowest = [min_last(r) for r in group]
             spread = f" ± {statistics.stdev(lowest):.3f}" if len(lowest) > 1 else ""
             seeds = [r["seed"] for r in group]
@@ -333,15 +338,13 @@ def write_pictures(runs, pictures_dir, trials, assets):
     assets = Path(assets)
     assets.mkdir(exist_ok=True)
     for (model, device), records in runs.items():
-        nets = sorted({r["params"] for r in records}, reverse=True)
+        nets = list(by_net(records))
         if device == "cpu":
-            found = (Path(pictures_dir) / f"{model}-seed{r['seed']}" for params in nets
-                     for r in records if r["params"] == params)
+            found = (Path(pictures_dir) / f"{model}-seed{r['seed']}" for _, group in reversed(nets) for r in group)
             run_dir = next((d for d in found if (d / PICTURES[0]).is_file()), None)
             for picture in PICTURES if run_dir else ():
                 shutil.copyfile(run_dir / picture, assets / f"{model}-{picture}")
-        for params in nets:
-            group = [r for r in records if r["params"] == params]
+        for params, group in nets:
             name = model + ("" if device == "cpu" else f"-{device}") + (f"-{params}" if len(nets) > 1 else "")
             if len(group) > 1:
                 plot_seeds(name, group, assets / f"{name}-seeds.png")

@@ -44,6 +44,8 @@ STEPS_7_10 = {"milestones": [7, 10]}
 ONE_CYCLE = {"schedule": "cosine", "warmup": 2}
 ONE_CYCLE_EMA = {**ONE_CYCLE, "ema": 0.999}
 ONE_CYCLE_EMA_B64 = {**ONE_CYCLE_EMA, "batch_size": 64}
+# The anneal ends with epoch 10 and a small rate trains through the window of the last 5 epochs.
+SETTLED_B64 = {**ONE_CYCLE_EMA_B64, "anneal_end": 10, "floor": 0.02}
 
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
 # "frontier": how few parameters still hold the target (model4).
@@ -76,6 +78,8 @@ VARIANTS = {
     "p4420-onecycle-ema-b64": ("frontier", "8k,P,10,10,12,12", ONE_CYCLE_EMA_B64),
     "p4820-onecycle-ema-b64": ("frontier", "8k,P,10,12,12,12", ONE_CYCLE_EMA_B64),
     "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", ONE_CYCLE_EMA_B64),
+    "p3918-settled-b64": ("frontier", "8k,P,10,10,10,11", SETTLED_B64),
+    "p3918-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_B64, "augment_fade": [7, 10]}),
 }
 
 LAYER = re.compile(r"(\d+)([pktsd]?)|P")

@@ -28,7 +28,8 @@ def test_every_variant_builds_within_the_budget():
     for name, (question, spec, changes) in search.VARIANTS.items():
         assert question in ("margin", "frontier"), name
         assert search.variant_params(name) <= train.MAX_PARAMS, name
-        assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup", "ema"}, name
+        assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup", "ema", "anneal_end", "floor",
+                                                                  "augment_fade"}, name
 
 
 def test_unknown_variants_are_refused_with_the_valid_names(capsys):

@@ -29,7 +29,7 @@ def test_every_variant_builds_within_the_budget():
         assert question in ("margin", "frontier"), name
         assert search.variant_params(name) <= train.MAX_PARAMS, name
         assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup", "ema", "anneal_end", "floor",
-                                                                  "augment_fade"}, name
+                                                              "augment_fade"}, name
 
 
 def test_unknown_variants_are_refused_with_the_valid_names(capsys):

@@ -6,7 +6,8 @@ train_epoch(); only the data path differs. Measured in one run on one device:
 1. seconds per training epoch (median; the pipelines take turns), images per second, and
    their ratio (in this process); beside them, in the same turns, the other nets of
    --models through the tensor pipeline, each with its own recipe (by default model3's net
-   before the search, search.py's m3-base, and model4);
+   before the search, search.py's m3-base, and model4), and on CUDA model3 with its training
+   step eager instead of a CUDA graph (train.py --eager), for that ratio too;
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -49,31 +50,34 @@ def classic_loaders(root, device, batch_size=CLASSIC_BATCH_SIZE, workers=CLASSIC
             DataLoader(test_set, 1000, shuffle=False, num_workers=workers, persistent_workers=True))
 
 
-def epoch_trainer(loader, module, device, epochs):
+def epoch_trainer(loader, module, device, epochs, eager=False):
     """A function that trains `module`'s net (its recipe, weight average included) for one epoch of
-    `loader` and returns when the device is done."""
+    `loader` and returns when the device is done; on CUDA its step is a CUDA graph, as in train.py,
+    unless `eager`."""
     torch.manual_seed(0)
     model = module.Net().to(device)
     recipe = {**module.RECIPE, "epochs": epochs}
     optimizer = train.make_optimizer(model, recipe)
     scheduler = train.make_scheduler(optimizer, recipe, len(loader))
     average = train.WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
+    label_smoothing = recipe.get("label_smoothing", 0.0)
+    step = train.GraphedStep(model, label_smoothing) if device.type == "cuda" and not eager else None
 
     def epoch():
-        train.train_epoch(model, loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0), progress=False,
-                          average=average)
+        train.train_epoch(model, loader, optimizer, scheduler, label_smoothing, progress=False, average=average,
+                          step=step)
         if device.type == "cuda":
             torch.cuda.synchronize()
     return epoch
 
 
 def time_epochs(pipelines, device, epochs):
-    """Median seconds of a training epoch for each (loader, model module) pair, after one untimed
-    warm-up epoch each.
+    """Median seconds of a training epoch for each (loader, model module, eager) triple, after one
+    untimed warm-up epoch each.
 
     The pipelines take turns epoch by epoch, so a slow spell of the machine hits all alike.
     """
-    trainers = [epoch_trainer(loader, module, device, epochs + 1) for loader, module in pipelines]
+    trainers = [epoch_trainer(loader, module, device, epochs + 1, eager) for loader, module, eager in pipelines]
     times = [[] for _ in pipelines]
     for _ in range(epochs + 1):
         for i, epoch in enumerate(trainers):
@@ -102,8 +106,9 @@ def profile_epoch(loader, module, device, rows=15):
         computing = sum(e.self_device_time_total for e in events  # as the table's total: kernels, not
                         if e.device_type.name == "CUDA" and not e.is_user_annotation) / 1e6  # the spans around them
         launches = sum(e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cuLaunchKernelEx"))
+        graphs = sum(e.count for e in events if e.key == "cudaGraphLaunch")
         line += (f"; the GPU computed for {computing:.2f} s of it; {launches / len(loader):.0f} kernel launches "
-                 f"a batch")
+                 f"and {graphs / len(loader):.0f} CUDA-graph launch(es) a batch")
     print(line)
 
 
@@ -175,20 +180,24 @@ def main(argv=None):
         profile_epoch(train.make_train_loader(train_x, train_y, model3.RECIPE, device, seed=0), model3, device)
         return 0
     others = bench_nets([n for n in args.models.split(",") if n])
+    tensors = lambda module: train.make_train_loader(train_x, train_y, module.RECIPE, device, seed=0)  # noqa: E731
+    rows = [("model3", model3, False, f"tensors on {device.type}, batch {model3.RECIPE['batch_size']}")]
+    rows += [(label, module, False, f"tensors on {device.type}, batch {module.RECIPE['batch_size']}")
+             for label, module in others]
+    if device.type == "cuda":
+        rows += [("model3", model3, True, f"tensors on cuda, batch {model3.RECIPE['batch_size']}, eager step")]
     classic_train, _ = classic_loaders(root, device)
-    pipelines = [(train.make_train_loader(train_x, train_y, module.RECIPE, device, seed=0), module)
-                 for module in [model3] + [module for _, module in others]] + [(classic_train, model3)]
+    pipelines = [(tensors(module), module, eager) for _, module, eager, _ in rows] + [(classic_train, model3, False)]
+    rows += [("model3", model3, False, f"DataLoader + PIL, batch {CLASSIC_BATCH_SIZE}, {CLASSIC_WORKERS} workers")]
     times = time_epochs(pipelines, device, args.epochs)
     n = len(train_y)
     print(f"{'net':<38} {'params':>6}  {'pipeline':<40} {'s/epoch':>8} {'images/s':>9}")
-    rows = [("model3", model3, f"tensors on {device.type}, batch {model3.RECIPE['batch_size']}")]
-    rows += [(label, module, f"tensors on {device.type}, batch {module.RECIPE['batch_size']}")
-             for label, module in others]
-    rows += [("model3", model3, f"DataLoader + PIL, batch {CLASSIC_BATCH_SIZE}, {CLASSIC_WORKERS} workers")]
-    for (label, module, pipeline), seconds in zip(rows, times):
+    for (label, module, _, pipeline), seconds in zip(rows, times):
         print(f"{label:<38} {train.count_params(module.Net()):>6,}  {pipeline:<40} {seconds:>8.2f} "
               f"{n / seconds:>9.0f}")
     print(f"training epoch speed-up of model3's tensor pipeline over the classic one: {times[-1] / times[0]:.2f}x")
+    if device.type == "cuda":
+        print(f"training epoch speed-up of model3's CUDA-graph step over its eager step: {times[-2] / times[0]:.2f}x")
 
     if not args.skip_whole:
         here = os.path.dirname(os.path.abspath(__file__))

@@ -3,13 +3,15 @@
 # most 10 minutes on an H100 (README, GPU: what each step took there).
 #
 #   bash device_check.sh            # the check:
-#       1. the tests that run on CUDA (same seed twice, resume, --eval, the torchsummary table);
+#       1. the tests that run on CUDA (same seed twice, resume, --eval, the torchsummary table, the
+#          CUDA-graph step against the eager one);
 #       2. one full default model3 run on CUDA, timed as a whole process;
 #       3. where a training epoch's time goes (bench.py --profile);
-#       4. bench.py on CUDA, then on that machine's CPU (--skip-whole), for a ratio.
-#   bash device_check.sh --sweeps   # model3's and model4's confirmation seeds on CUDA (1001-1010,
-#       3001-3010): the ten seeds of a model at once, one process each (the GPU waits on the host,
-#       so they share it well), then each sweep's own command, which reuses them and prints its summary.
+#       4. bench.py on CUDA: the tensor pipeline against the classic one, the CUDA-graph step against
+#          the eager one, and whole processes.
+#   bash device_check.sh --sweeps [model3] [model4]   # their confirmation seeds on CUDA (1001-1010,
+#       3001-3010; both if none named): the ten seeds of a model at once, one process each, then each
+#       sweep's own command, which reuses them and prints its summary.
 #
 # It needs MNIST in ./data (MNIST/raw/*-ubyte) and, where torchsummary is not installed, its
 # wheel in ./wheels; both paths are git-ignored. Prepare them here, then run it there:
@@ -32,12 +34,16 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 "$python" -c "import torch; print('torch', torch.__version__, '| CUDA', torch.version.cuda, '|', torch.cuda.get_device_name())"
 
 if [[ "${1:-}" == "--sweeps" ]]; then
+    shift
+    declare -A seeds=([model3]="1001 1010" [model4]="3001 3010")
+    models=("$@")
+    [[ ${#models[@]} -gt 0 ]] || models=(model3 model4)
     sweep=(train.py --data-dir data --device cuda --no-download --out "$runs/sweeps")
-    for part in "model3 1001 1010" "model4 3001 3010"; do
-        set -- $part
+    for model in "${models[@]}"; do
+        set -- $model ${seeds[$model]}
         step "python train.py --model $1 --seeds $2-$3 --device cuda (each seed in its own process first)"
         for seed in $(seq "$2" "$3"); do
-            timeout 200 "$python" "${sweep[@]}" --model "$1" --seeds "$seed" > "$runs/sweep-$1-$seed.log" 2>&1 &
+            timeout 150 "$python" "${sweep[@]}" --model "$1" --seeds "$seed" > "$runs/sweep-$1-$seed.log" 2>&1 &
         done
         wait
         timeout 60 "$python" "${sweep[@]}" --model "$1" --seeds "$2-$3" > "$runs/sweep-$1.log" 2>&1 || status=1
@@ -53,7 +59,7 @@ timeout 150 "$python" -m pytest -q -k cuda tests || status=1
 
 step "python train.py --model model3 --data-dir data --device cuda (seed 1, the recipe)"
 began=$(date +%s.%N)
-timeout 150 "$python" train.py --model model3 --data-dir data --device cuda --no-download --out "$runs" \
+timeout 100 "$python" train.py --model model3 --data-dir data --device cuda --no-download --out "$runs" \
     > "$logs/model3-cuda.log" 2>&1 || status=1
 ended=$(date +%s.%N)
 grep -E "^(EPOCH|Test set|TARGET)" "$logs/model3-cuda.log"
@@ -61,12 +67,9 @@ tail -n 3 "$logs/model3-cuda.log" | grep -i error
 "$python" -c "print(f'whole process: {$ended - $began:.1f} s')"
 
 step "python bench.py --data-dir data --device cuda --profile"
-timeout 90 "$python" bench.py --data-dir data --device cuda --profile || status=1
+timeout 60 "$python" bench.py --data-dir data --device cuda --profile || status=1
 
 step "python bench.py --data-dir data --device cuda"
-timeout 240 "$python" bench.py --data-dir data --device cuda || status=1
-
-step "python bench.py --data-dir data --device cpu --skip-whole"
-timeout 120 "$python" bench.py --data-dir data --device cpu --skip-whole || status=1
+timeout 200 "$python" bench.py --data-dir data --device cuda || status=1
 
 exit $status

@@ -13,10 +13,14 @@ followed by BatchNorm and ReLU, or the activation a prefix names (`silu:` or `ge
 `silu:8k,P,10,10`); every net ends in global average pooling and a 1x1 conv to the 10 classes
 (model2/3/4's head).
 
+Trials on CUDA (each a CUDA-graph step, as train.py's) give other numbers than the CPU's, so they go
+to their own results file, results/search-cuda.jsonl.
+
 Usage:
     python search.py --list                                         # variants, parameters, spec
     python search.py --variants m3-base,m3-wide --seeds 1-3 --data-dir ../shared/data
     python search.py --variants m3-wide --seeds 1-3 --jobs 2 --threads 1    # two runs at a time
+    python search.py --variants m3-wide --seeds 1-3 --jobs 12 --threads 1 --device cuda
 """
 import argparse
 import contextlib
@@ -46,6 +50,7 @@ ONE_CYCLE_EMA = {**ONE_CYCLE, "ema": 0.999}
 ONE_CYCLE_EMA_B64 = {**ONE_CYCLE_EMA, "batch_size": 64}
 # The anneal ends with epoch 10 and a small rate trains through the window of the last 5 epochs.
 SETTLED_B64 = {**ONE_CYCLE_EMA_B64, "anneal_end": 10, "floor": 0.02}
+SETTLED_FADE_B64 = {**SETTLED_B64, "augment_fade": [7, 10]}  # and the window trains on unaugmented images
 
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
 # "frontier": how few parameters still hold the target (model4).
@@ -79,7 +84,16 @@ VARIANTS = {
     "p4820-onecycle-ema-b64": ("frontier", "8k,P,10,12,12,12", ONE_CYCLE_EMA_B64),
     "p3364-onecycle-ema-b64": ("frontier", "8k,P,8,8,10,12", ONE_CYCLE_EMA_B64),
     "p3918-settled-b64": ("frontier", "8k,P,10,10,10,11", SETTLED_B64),
-    "p3918-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_B64, "augment_fade": [7, 10]}),
+    "p3918-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", SETTLED_FADE_B64),
+    "p3918-settled11-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_B64, "anneal_end": 11, "floor": 0.05}),
+    "p3918-silu-settled-b64": ("frontier", "silu:8k,P,10,10,10,11", SETTLED_B64),
+    "p4050-settled-b64": ("frontier", "10k,P,10,10,10,10", SETTLED_B64),
+    "p3424-settled-b64": ("frontier", "8k,P,8p,8,8,8,10", SETTLED_B64),
+    "p2832-settled-b64": ("frontier", "8k,P,8,8,8,10", SETTLED_B64),
+    "p2832-settled-fade-b64": ("frontier", "8k,P,8,8,8,10", SETTLED_FADE_B64),
+    "p3030-settled-b64": ("frontier", "10k,P,8,8,8,10", SETTLED_B64),
+    "p4820-settled-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_B64),
+    "p4820-settled-fade-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_FADE_B64),
 }
 
 LAYER = re.compile(r"(\d+)([pktsd]?)|P")
@@ -143,13 +157,14 @@ _data = None
 PROVENANCE_KEYS = ("threads", "device", "device_name", "torch", "git_commit", "git_dirty", "code_sha256")
 
 
-def _start_worker(data_dir, threads):
+def _start_worker(data_dir, threads, device):
     global _data
     torch.set_num_threads(threads)
+    train.set_determinism(torch.device(device))
     _data = load_mnist(data_dir, download=False)
 
 
-def run_trial(name, seed, out):
+def run_trial(name, seed, out, device="cpu"):
     """Train one variant on one seed (in a worker process); its console output goes to a log file."""
     question, spec, _ = VARIANTS[name]
     recipe = variant_recipe(name)
@@ -158,7 +173,7 @@ def run_trial(name, seed, out):
     began = time.perf_counter()
     with open(run_dir / "log.txt", "w", buffering=1) as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        record = train.train_run(name, recipe, seed, _data, torch.device("cpu"), run_dir,
+        record = train.train_run(name, recipe, seed, _data, torch.device(device), run_dir,
                                  make_net=lambda: SpecNet(spec), progress=False)
     epochs = record["epochs"]
     return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
@@ -188,8 +203,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=train.positive(int), default=torch.get_num_threads(),
                         help="torch threads per run")
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
-    parser.add_argument("--results", default="results/search.jsonl", help="JSON lines, one per finished run")
-    parser.add_argument("--out", default="runs/search", help="folder for each run's checkpoints and log")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the runs train")
+    parser.add_argument("--results", help="JSON lines, one per finished run (default: results/search.jsonl, "
+                        "on CUDA results/search-cuda.jsonl)")
+    parser.add_argument("--out", help="folder for each run's checkpoints and log (default: runs/search, on CUDA "
+                        "runs/search-cuda)")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -198,6 +216,13 @@ def main(argv=None):
         return 0
     if not args.variants:
         parser.error("give --variants (or --list)")
+    suffix = "-cuda" if args.device == "cuda" else ""
+    args.results = args.results or f"results/search{suffix}.jsonl"
+    args.out = args.out or f"runs/search{suffix}"
+    try:
+        train.pick_device(args.device)
+    except train.UserError as err:
+        parser.error(str(err))
 
     data_dir = resolve_data_dir(args.data_dir)
     try:
@@ -210,8 +235,8 @@ def main(argv=None):
           f"{args.jobs} at a time, {args.threads} thread(s) each")
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                             initargs=(data_dir, args.threads)) as pool:
-        futures = [pool.submit(run_trial, name, seed, args.out) for name, seed in todo]
+                             initargs=(data_dir, args.threads, args.device)) as pool:
+        futures = [pool.submit(run_trial, name, seed, args.out, args.device) for name, seed in todo]
         for future in as_completed(futures):
             row = future.result()
             with open(args.results, "a") as results:

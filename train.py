@@ -129,6 +129,9 @@ def build_parser():
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="auto picks cuda, then mps, then cpu")
     parser.add_argument("--out", default="runs", help="folder for run outputs")
+    parser.add_argument("--eager", action="store_true", help="on CUDA, launch each operation of a training "
+                        "step as it comes instead of replaying the step as a CUDA graph (the same numbers, "
+                        "slower; for debugging a changed model)")
     parser.add_argument("--dry-run", action="store_true", help=f"{DRY_RUN_BATCHES} batches of training and "
                         "of testing, one epoch: a fast smoke run")
     parser.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint.pt")
@@ -247,10 +250,79 @@ class WeightAverage:
             torch._foreach_copy_(*self.counts)
 
 
+def forward_backward(model, x, y, label_smoothing):
+    """Loss and output of one batch, its gradients left in the parameters' .grad."""
+    output = model(x)
+    # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
+    # the NLL loss, with label smoothing when the recipe asks for it.
+    loss = F.cross_entropy(output, y, label_smoothing=label_smoothing)
+    loss.backward()
+    return loss, output
+
+
+class GraphedStep:
+    """On CUDA, the forward and backward pass of a full batch, captured once as a CUDA graph and then
+    replayed: one launch a batch in place of some sixty, whose launching, not the GPU's work, was what
+    a batch cost (README, GPU). The same kernels on the same data: the numbers are those of the eager
+    step. The first WARMUP batches run eagerly on the capture's stream (they ready cuDNN and the
+    allocator, as capturing needs), and so does any batch of another size (an epoch's last). A net that
+    cannot be captured (one that reads a number back in its forward pass, say) trains eagerly."""
+
+    WARMUP = 3
+
+    def __init__(self, model, label_smoothing=0.0):
+        self.model, self.label_smoothing = model, label_smoothing
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.stream = torch.cuda.Stream()
+        self.graph, self.warmed, self.capturable = None, 0, True
+
+    def __call__(self, x, y):
+        if self.graph is None and self.capturable and self.warmed >= self.WARMUP:
+            self.capture(x, y)
+        if self.graph is not None and x.shape == self.x.shape:
+            self.x.copy_(x)
+            self.y.copy_(y)
+            self.graph.replay()
+            for p, grad in zip(self.params, self.grads):  # an eager batch since may have rebound them
+                p.grad = grad
+            return self.loss, self.output
+        for p in self.params:
+            p.grad = None
+        if self.graph is not None or not self.capturable:
+            return forward_backward(self.model, x, y, self.label_smoothing)
+        self.warmed += 1
+        self.stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.stream):
+            result = forward_backward(self.model, x, y, self.label_smoothing)
+        torch.cuda.current_stream().wait_stream(self.stream)
+        return result
+
+    def capture(self, x, y):
+        """Record the step on static tensors (recording runs nothing: the caller replays it). Gradients
+        are unset before, so the graph writes them afresh each replay instead of adding to them."""
+        self.x, self.y = x.clone(), y.clone()
+        for p in self.params:
+            p.grad = None
+        self.graph = torch.cuda.CUDAGraph()
+        self.stream.wait_stream(torch.cuda.current_stream())
+        try:
+            with torch.cuda.graph(self.graph, stream=self.stream):
+                self.loss, self.output = forward_backward(self.model, self.x, self.y, self.label_smoothing)
+        except RuntimeError as err:
+            self.graph, self.capturable = None, False
+            for p in self.params:
+                p.grad = None
+            print(f"The training step cannot be captured as a CUDA graph ({str(err).strip().splitlines()[0]}); "
+                  f"it runs eagerly.")
+            return
+        self.grads = [p.grad for p in self.params]
+
+
 def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True,
-                average=None):
+                average=None, step=None):
     """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
-    weight average, if any) after each batch; returns mean loss and accuracy (%)."""
+    weight average, if any) after each batch; returns mean loss and accuracy (%). `step`, a GraphedStep
+    of this model on CUDA, does each batch's forward and backward pass in place of the eager code."""
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
@@ -260,12 +332,11 @@ def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_ba
     bar = tqdm(itertools.islice(loader, total), total=total, disable=not progress)
     for batch_id, (x, y) in enumerate(bar):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
-        optimizer.zero_grad(set_to_none=True)
-        output = model(x)
-        # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
-        # the NLL loss, with label smoothing when the recipe asks for it.
-        loss = F.cross_entropy(output, y, label_smoothing=label_smoothing)
-        loss.backward()
+        if step is None:
+            optimizer.zero_grad(set_to_none=True)
+            loss, output = forward_backward(model, x, y, label_smoothing)
+        else:
+            loss, output = step(x, y)
         optimizer.step()
         scheduler.step()
         if average is not None:
@@ -460,11 +531,12 @@ def set_rng_state(state, train_loader, device):
 
 
 def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=None, run_args=None,
-              make_net=None, progress=True, again=None):
+              make_net=None, progress=True, again=None, eager=False):
     """Train one seed of one experiment; returns the run's record (also written to metrics.json).
 
     make_net builds a net that has no model file (search.py's variants); progress=False hides the bars;
-    `again` says how to go on after a Ctrl-C (default: the --resume command of this run).
+    `again` says how to go on after a Ctrl-C (default: the --resume command of this run); on CUDA the
+    training step is a CUDA graph unless `eager`.
     """
     (train_x, train_y), (test_x, test_y) = data
     torch.manual_seed(seed)
@@ -476,6 +548,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
     scheduler = make_scheduler(optimizer, recipe, len(train_loader))
     average = WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
     tested = average.model if average else model
+    step = GraphedStep(model, recipe.get("label_smoothing", 0.0)) if device.type == "cuda" and not eager else None
     epochs = 1 if dry_run else recipe["epochs"]
     max_batches = DRY_RUN_BATCHES if dry_run else None
 
@@ -506,7 +579,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
             began = time.perf_counter()
             train_loader.strength = augment_strength(recipe, epoch)
             row = train_epoch(model, train_loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0),
-                              max_batches, progress, average)
+                              max_batches, progress, average, step)
             result = test(tested, test_loader, max_batches)
             print(test_line(result))
             predictions = result.pop("predictions")
@@ -632,10 +705,10 @@ def run(args):
     run_args = {**vars(args), "data_dir": str(data_dir)}
     if not args.seeds:
         return train_run(name, recipe, seed=runs[0][0], data=data, device=device, run_dir=runs[0][1],
-                         dry_run=dry_run, resume=resume, run_args=run_args)
+                         dry_run=dry_run, resume=resume, run_args=run_args, eager=args.eager)
     try:
         records = [sweep_seed(name, recipe, seed, f"{i}/{len(runs)}", data, device, run_dir, dry_run, run_args,
-                              args.fresh) for i, (seed, run_dir) in enumerate(runs, 1)]
+                              args.fresh, args.eager) for i, (seed, run_dir) in enumerate(runs, 1)]
     except KeyboardInterrupt:
         print("The sweep goes on from there when the same command is run again.")
         raise
@@ -666,7 +739,7 @@ def saved_run_differs(saved, recipe, seed, expected):
     return None
 
 
-def sweep_seed(name, recipe, seed, position, data, device, run_dir, dry_run, run_args, fresh=False):
+def sweep_seed(name, recipe, seed, position, data, device, run_dir, dry_run, run_args, fresh=False, eager=False):
     """One seed of a --seeds sweep: its finished run reused, its broken run continued from checkpoint.pt,
     or (if neither is there, or what is there is another experiment, or `fresh`) trained from scratch."""
     header, why = f"== seed {seed} ({position})", None
@@ -693,9 +766,10 @@ def sweep_seed(name, recipe, seed, position, data, device, run_dir, dry_run, run
             if why is None:
                 print(f"{header}: continued from {checkpoint_path} ==")
                 return train_run(name, recipe, seed, data, device, run_dir, resume=checkpoint, run_args=run_args,
-                                 again=again)
+                                 again=again, eager=eager)
     print(f"{header}: trained again, since in {run_dir} {why} ==" if why else f"{header} ==")
-    return train_run(name, recipe, seed, data, device, run_dir, dry_run, run_args=run_args, again=again)
+    return train_run(name, recipe, seed, data, device, run_dir, dry_run, run_args=run_args, again=again,
+                     eager=eager)
 
 
 def main(argv=None):

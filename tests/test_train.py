@@ -362,3 +362,36 @@ def test_a_fading_recipe_sets_each_epochs_augmentation(tiny_mnist, tmp_path, mon
     train.train_run("model3", recipe, 1, load_mnist(tiny_mnist, download=False), torch.device("cpu"), tmp_path,
                     progress=False)
     assert strengths == [1.0, 1.0, 0.5, 0.0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_the_cuda_graph_step_gives_the_eager_numbers(tiny_mnist, tmp_path, capsys, monkeypatch):
+    # Batch 48: 5 full batches and one of 16 an epoch, so warm-up, capture, replay and the eager last
+    # batch after replays all run.
+    captures = []
+    real_capture = train.GraphedStep.capture
+    monkeypatch.setattr(train.GraphedStep, "capture", lambda step, x, y: captures.append(1) or real_capture(step, x, y))
+    for out, extra in (("graph", []), ("eager", ["--eager"])):
+        assert short_run(capsys, tiny_mnist, tmp_path / out, "--batch-size", "48", *extra, device="cuda")[0] == 0
+    assert len(captures) == 1  # captured once in the graphed run, never in the eager one
+    drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
+    graph, eager = (metrics(tmp_path / out / "model3-seed1") for out in ("graph", "eager"))
+    assert drop_time(graph) == drop_time(eager)
+    graph, eager = (torch.load(tmp_path / out / "model3-seed1" / "model.pt", weights_only=True)["model_state"]
+                    for out in ("graph", "eager"))
+    assert all(torch.equal(graph[key], eager[key]) for key in eager)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_a_net_that_cannot_be_captured_trains_eagerly_on_cuda(tiny_mnist, tmp_path, capsys):
+    class ReadsBack(train.load_model_module("model3").Net):
+        def forward(self, x):
+            self.spread = float(x.std())  # a number read back from the GPU: no CUDA graph can hold that
+            return super().forward(x)
+    recipe = {**train.load_model_module("model3").RECIPE, "epochs": 2, "batch_size": 48}
+    data = train.load_mnist(tiny_mnist, download=False)
+    record = train.train_run("reads-back", recipe, 1, data, torch.device("cuda"), tmp_path, make_net=ReadsBack,
+                             progress=False)
+    out = capsys.readouterr().out
+    assert out.count("The training step cannot be captured as a CUDA graph") == 1
+    assert len(record["epochs"]) == 2 and all(math.isfinite(m["train_loss"]) for m in record["epochs"])

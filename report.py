@@ -3,8 +3,9 @@
 train.py calls save_run_plots() after each run. From the command line, this script reads the
 committed copies of the runs the README reports (results/runs/ on the CPU, results/runs-cuda/
 on a GPU: each run's metrics.json in its own folder) and search.py's trials
-(results/search.jsonl), rewrites the README between its marked sections (results,
-trials-margin, trials-frontier), and writes the pictures into assets/: each experiment's run
+(results/search.jsonl, and the console log of a GPU tuning pass, results/search-cuda.log),
+rewrites the README between its marked sections (results, trials-margin, trials-frontier,
+frontier, trials-frontier-cuda), and writes the pictures into assets/: each experiment's run
 pictures (copied from runs/ when they are there), every seed of a sweep on one chart
 (<model>-seeds.png), and the frontier of parameters against accuracy (frontier.png):
 
@@ -15,6 +16,7 @@ To add a run to the README, copy its folder's metrics.json into results/runs/<mo
 """
 import argparse
 import json
+import re
 import shutil
 import statistics
 import sys
@@ -25,6 +27,10 @@ LAST_EPOCHS = 5
 REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
 FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
+FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds the README fixes start here
+# A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
+TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[\d,]+) params\s+last 5: (?P<last>[\d. ]+?)"
+                        r"\s+lowest (?P<lowest>[\d.]+)\s+(?P<seconds>[\d.]+) s/epoch")
 
 
 def marks(section):
@@ -142,6 +148,34 @@ def load_trials(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def load_trial_log(path):
+    """The runs in a log of search.py's console output: variant, seed, params, the last 5 epochs' test
+    accuracy and their lowest; none if the file is absent."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for match in map(TRIAL_LINE.fullmatch, path.read_text().splitlines()):
+        if match:
+            rows.append({"variant": match["variant"], "seed": int(match["seed"]),
+                         "params": int(match["params"].replace(",", "")),
+                         "last": [float(a) for a in match["last"].split()], "min_last": float(match["lowest"])})
+    return rows
+
+
+def is_fresh(row):
+    return row["seed"] >= FRESH_SEEDS_FROM
+
+
+def trial_sweeps(trials):
+    """{(variant, params): {seed: lowest of the last 5 epochs}} of the trials on fresh seeds."""
+    sweeps = {}
+    for row in trials:
+        if is_fresh(row):
+            sweeps.setdefault((row["variant"], row["params"]), {})[row["seed"]] = row["min_last"]
+    return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items())}
+
+
 def describe_recipe(recipe):
     if recipe["schedule"] == "multistep":
         schedule = f"steps after {','.join(map(str, recipe['milestones']))}"
@@ -172,10 +206,11 @@ def group_trials(trials):
 
 
 def trials_table(trials, question):
-    """Markdown: one row per variant that answers `question`, every seed's lowest of the last 5 epochs."""
+    """Markdown: one row per variant that answers `question`, every tuning seed's lowest of the last 5
+    epochs."""
     lines = ["| variant | layers | params | recipe | s/epoch | lowest of last 5, by seed | mean | met |",
              "| --- | --- | ---: | --- | ---: | --- | ---: | ---: |"]
-    for name, rows in group_trials(trials).items():
+    for name, rows in group_trials([r for r in trials if not is_fresh(r)]).items():
         if rows[0]["question"] != question:
             continue
         lowest = [r["min_last"] for r in rows]
@@ -187,6 +222,32 @@ def trials_table(trials, question):
     return "\n".join(lines)
 
 
+def trial_log_table(rows):
+    """Markdown: one row per variant of a search.py console log, every seed's lowest of the last 5 epochs."""
+    lines = ["| variant | params | lowest of last 5, by seed | mean | met |", "| --- | ---: | --- | ---: | ---: |"]
+    for name, group in group_trials(rows).items():
+        lowest = [r["min_last"] for r in group]
+        by_seed = ", ".join(f"{r['seed']}: {r['min_last']:.2f}" for r in group)
+        lines.append(f"| {name} | {group[0]['params']:,} | {by_seed} | {statistics.fmean(lowest):.3f} | "
+                     f"{sum(v >= TARGET_ACCURACY for v in lowest)}/{len(lowest)} |")
+    return "\n".join(lines)
+
+
+def frontier_table(sweeps):
+    """Markdown: the chance of holding the target against the parameter count: one row per fresh-seed
+    sweep, smallest net first."""
+    lines = ["| net | params | fresh seeds | target met | lowest of last 5: mean ± std | worst seed |",
+             "| --- | ---: | --- | ---: | --- | --- |"]
+    for (name, params), lowest in sorted(sweeps.items(), key=lambda item: (item[0][1], item[0][0])):
+        seeds, values = list(lowest), list(lowest.values())
+        worst = min(lowest, key=lowest.get)
+        spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+        lines.append(f"| {name} | {params:,} | {seeds[0]}–{seeds[-1]} | "
+                     f"{sum(v >= TARGET_ACCURACY for v in values)}/{len(values)} | "
+                     f"{statistics.fmean(values):.3f}{spread} | {worst}: {lowest[worst]:.2f} |")
+    return "\n".join(lines)
+
+
 def plot_frontier(trials, sweeps, path):
     """Parameters against the lowest of the last 5 epochs: tuning trials faint (a dot per seed), the
     best mean per net size (variants with two or more seeds) as a line, each fresh-seed sweep as a
@@ -194,7 +255,7 @@ def plot_frontier(trials, sweeps, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.6))
     ax.scatter([r["params"] for r in trials], [r["min_last"] for r in trials], s=10, color="grey", alpha=0.3,
-               label="tuning trials (a dot per seed)")
+               label="tuning trials, CPU and GPU (a dot per seed)")
     best = {}
     for rows in group_trials(trials).values():
         if len(rows) > 1:
@@ -332,6 +393,11 @@ def replace_marked(text, body, section="results"):
     return text[:start + len(start_mark)] + "\n" + body + "\n" + text[end:]
 
 
+def all_sweeps(runs, trials):
+    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (search.py)."""
+    return {**fresh_sweeps(runs), **trial_sweeps(trials)}
+
+
 def write_pictures(runs, pictures_dir, trials, assets):
     """Each experiment's run pictures (copied from the first of its runs found in pictures_dir, the
     largest net first), a seeds chart per sweep, and the frontier."""
@@ -349,7 +415,7 @@ def write_pictures(runs, pictures_dir, trials, assets):
             if len(group) > 1:
                 plot_seeds(name, group, assets / f"{name}-seeds.png")
     if trials:
-        plot_frontier(trials, fresh_sweeps(runs), assets / "frontier.png")
+        plot_frontier([r for r in trials if not is_fresh(r)], all_sweeps(runs, trials), assets / "frontier.png")
 
 
 def main(argv=None):
@@ -361,6 +427,8 @@ def main(argv=None):
     parser.add_argument("--pictures", default="runs", help="train.py's output folder, where the run pictures "
                         "of the README's experiments are copied from when present")
     parser.add_argument("--results", default="results/search.jsonl", help="search.py's trials")
+    parser.add_argument("--trial-log", default="results/search-cuda.log", help="search.py's console output of the "
+                        "GPU tuning pass (its own results file was lost; the frontier picture shows its trials too)")
     parser.add_argument("--readme", default="README.md", help="file whose marked sections are rewritten")
     parser.add_argument("--assets", default="assets", help="folder for the README's pictures ('' to skip)")
     args = parser.parse_args(argv)
@@ -368,20 +436,25 @@ def main(argv=None):
     if not runs:
         print(f"error: no finished runs under {', '.join(args.runs)}", file=sys.stderr)
         return 1
-    trials = load_trials(args.results)
+    trials, logged = load_trials(args.results), load_trial_log(args.trial_log)
     readme = Path(args.readme)
     try:
         text = replace_marked(readme.read_text(), results_table(runs))
         for question in ("margin", "frontier") if trials else ():
             text = replace_marked(text, trials_table(trials, question), f"trials-{question}")
+        if trials:
+            text = replace_marked(text, frontier_table(all_sweeps(runs, trials)), "frontier")
+        if logged:
+            text = replace_marked(text, trial_log_table(logged), "trials-frontier-cuda")
         readme.write_text(text)
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if args.assets:
-        write_pictures(runs, args.pictures, trials, args.assets)
+        write_pictures(runs, args.pictures, trials + logged, args.assets)
     print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of "
-          f"{', '.join(f'{model} ({device})' for model, device in runs)}, {len(trials)} trials")
+          f"{', '.join(f'{model} ({device})' for model, device in runs)}, {len(trials)} trials, "
+          f"{len(logged)} logged trials")
     return 0
 
 

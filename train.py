@@ -262,11 +262,12 @@ def forward_backward(model, x, y, label_smoothing):
 
 class GraphedStep:
     """On CUDA, the forward and backward pass of a full batch, captured once as a CUDA graph and then
-    replayed: one launch a batch in place of some sixty, whose launching, not the GPU's work, was what
+    replayed: one launch a batch in place of some fifty, whose launching, not the GPU's work, was what
     a batch cost (README, GPU). The same kernels on the same data: the numbers are those of the eager
-    step. The first WARMUP batches run eagerly on the capture's stream (they ready cuDNN and the
-    allocator, as capturing needs), and so does any batch of another size (an epoch's last). A net that
-    cannot be captured (one that reads a number back in its forward pass, say) trains eagerly."""
+    step. The first WARMUP batches run eagerly (they ready cuDNN and the allocator, as capturing needs),
+    and so does any batch of another size (an epoch's last); every pass, eager or captured, runs on the
+    step's own stream, as autograd wants of the nodes that the graph keeps. A net that cannot be
+    captured (one that reads a number back in its forward pass, say) trains eagerly."""
 
     WARMUP = 3
 
@@ -288,8 +289,6 @@ class GraphedStep:
             return self.loss, self.output
         for p in self.params:
             p.grad = None
-        if self.graph is not None or not self.capturable:
-            return forward_backward(self.model, x, y, self.label_smoothing)
         self.warmed += 1
         self.stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self.stream):

@@ -76,7 +76,7 @@ def test_report_rewrites_only_the_marked_section(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(before + report.START_MARK + "\nstale table\n" + report.END_MARK + after)
     assert report.main(["--runs", str(runs), str(gpu), "--results", str(tmp_path / "no-trials.jsonl"),
-                        "--readme", str(readme), "--assets", ""]) == 0
+                        "--trial-log", str(tmp_path / "no-log.txt"), "--readme", str(readme), "--assets", ""]) == 0
     text = readme.read_text()
     assert text.startswith(before + report.START_MARK) and text.endswith(report.END_MARK + after)
     assert "stale table" not in text
@@ -91,7 +91,8 @@ def test_report_refuses_a_readme_without_markers(tmp_path, capsys):
     fake_run(tmp_path / "runs", "model3", 1, [99.5] * 5, True)
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
-    assert report.main(["--runs", str(tmp_path / "runs"), "--readme", str(readme), "--assets", ""]) == 1
+    assert report.main(["--runs", str(tmp_path / "runs"), "--trial-log", str(tmp_path / "no-log.txt"),
+                        "--readme", str(readme), "--assets", ""]) == 1
     assert readme.read_text() == "no markers here\n"
     assert "lacks the markers" in capsys.readouterr().err
 
@@ -110,20 +111,31 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
     fake_run(runs, "model4", 2002, [99.0] * 10 + [99.41, 99.38, 99.45, 99.40, 99.44], False)
     trials = tmp_path / "search.jsonl"
     rows = [fake_trial("big", "margin", 1, 7000, [99.5] * 5), fake_trial("small", "frontier", 2, 3000, [99.3] * 5),
-            fake_trial("small", "frontier", 1, 3000, [99.45, 99.41, 99.5, 99.5, 99.5])]
+            fake_trial("small", "frontier", 1, 3000, [99.45, 99.41, 99.5, 99.5, 99.5]),
+            fake_trial("small", "frontier", 5002, 3000, [99.45, 99.39, 99.5, 99.5, 99.5]),  # fresh seeds: a sweep
+            fake_trial("small", "frontier", 5001, 3000, [99.45, 99.44, 99.5, 99.5, 99.5])]
     trials.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    log = tmp_path / "search-cuda.log"
+    log.write_text("2 runs to do\nsome warning\n"
+                   "tiny                 seed    1   2,832 params  last 5: 99.29 99.29 99.29 99.29 99.30  lowest 99.29  9.2 s/epoch\n"
+                   "tiny                 seed    2   2,832 params  last 5: 99.41 99.42 99.44 99.44 99.41  lowest 99.41  5.8 s/epoch\n")
     readme = tmp_path / "README.md"
-    readme.write_text("".join(f"{a}\nstale\n{b}\n" for a, b in map(report.marks, ("results", "trials-margin",
-                                                                                  "trials-frontier"))))
+    readme.write_text("".join(f"{a}\nstale\n{b}\n" for a, b in map(report.marks, (
+        "results", "trials-margin", "trials-frontier", "frontier", "trials-frontier-cuda"))))
     assets = tmp_path / "assets"
-    assert report.main(["--runs", str(runs), "--results", str(trials), "--readme", str(readme),
+    assert report.main(["--runs", str(runs), "--results", str(trials), "--trial-log", str(log), "--readme", str(readme),
                         "--pictures", str(tmp_path / "no-runs"), "--assets", str(assets)]) == 0
     text = readme.read_text()
     assert "stale" not in text
     margin, frontier = text.split(report.marks("trials-frontier")[0])
+    frontier, sweeps = frontier.split(report.marks("frontier")[0])
     assert "| big | `8k,P,8` | 7,000 | steps after 7,10; lr 0.1; batch 128; weight decay 0.0005; rotate 7°, shift 0.05 | 10.0 | " \
            "1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
+    assert "5001" not in frontier  # the fresh seeds are the sweep's, not the tuning table's
+    assert "| small | 3,000 | 5001–5002 | 1/2 | 99.415 ± 0.035 | 5002: 99.39 |" in sweeps
+    assert "| model4 | 5,000 | 2001–2002 | 1/2 | 99.390 ± 0.014 | 2002: 99.38 |" in sweeps
+    assert "| tiny | 2,832 | 1: 99.29, 2: 99.41 | 99.350 | 1/2 |" in sweeps
     for name in ("model4-seeds.png", "frontier.png"):
         assert (assets / name).read_bytes().startswith(PNG_MAGIC), name
 
@@ -153,5 +165,21 @@ def test_the_readme_tables_are_what_report_makes_of_the_committed_results(tmp_pa
     readme.write_text((ROOT / "README.md").read_text())
     results = ROOT / "results"
     assert report.main(["--runs", str(results / "runs"), str(results / "runs-cuda"), "--results",
-                        str(results / "search.jsonl"), "--readme", str(readme), "--assets", ""]) == 0
+                        str(results / "search.jsonl"), "--trial-log", str(results / "search-cuda.log"),
+                        "--readme", str(readme), "--assets", ""]) == 0
     assert readme.read_text() == (ROOT / "README.md").read_text()
+
+
+def test_the_cuda_graph_runs_repeat_the_eager_runs_epoch_by_epoch():
+    """The H200 runs with the CUDA-graph step (results/graph-check-h200, some cut off by the call's time)
+    against the H100 sweep with the eager step (results/runs-cuda): the same seeds, the same numbers."""
+    graph_runs = sorted((ROOT / "results" / "graph-check-h200").glob("model3-seed*/metrics.json"))
+    assert len(graph_runs) == 10
+    for path in graph_runs:
+        graph = json.loads(path.read_text())
+        eager = json.loads((ROOT / "results" / "runs-cuda" / path.parent.name / "metrics.json").read_text())
+        assert graph["provenance"]["device_name"] != eager["provenance"]["device_name"]
+        assert len(graph["epochs"]) >= 13
+        for ours, theirs in zip(graph["epochs"], eager["epochs"]):
+            assert {k: ours[k] for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")} == \
+                   {k: theirs[k] for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")}

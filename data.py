@@ -1,6 +1,7 @@
 """MNIST held as one tensor on the training device, cut into batches from a randperm.
 
-The files are read once through torchvision; after that no PIL, no worker processes:
+The IDX files are checked and read here (torchvision only downloads them, when they are missing,
+and its import costs seconds); after that no PIL, no worker processes:
 each batch is an index into the uint8 tensor, and augmentation (random rotation,
 translation and scale, drawn per image) is applied to the whole batch at once with
 `F.affine_grid` + `F.grid_sample`.
@@ -39,11 +40,15 @@ def resolve_data_dir(data_dir=None):
     return data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
 
 
+def idx_header_size(path):
+    return 4 * (2 + len(IDX_FILES[path.name][1]))
+
+
 def check_idx_file(path):
     """Check an IDX file's magic number and length against what MNIST needs; return its item count."""
     magic, item_shape = IDX_FILES[path.name]
     ndim = 1 + len(item_shape)
-    header_size = 4 * (1 + ndim)
+    header_size = idx_header_size(path)
     size = path.stat().st_size
     fresh_copy = (f"Delete it and run again to download a fresh copy, or point --data-dir "
                   f"(or ${DATA_DIR_ENV}) at a good copy.")
@@ -66,16 +71,23 @@ def check_idx_file(path):
     return dims[0]
 
 
+def read_idx_file(path):
+    """A checked IDX file's items as a uint8 tensor (N, *item shape), as torchvision reads it."""
+    count = check_idx_file(path)
+    data = bytearray(path.read_bytes()[idx_header_size(path):])
+    return torch.frombuffer(data, dtype=torch.uint8).view(count, *IDX_FILES[path.name][1])
+
+
 def load_mnist(root, download=True):
     """Return ((train_images, train_labels), (test_images, test_labels)): uint8 (N, 28, 28), int64 (N,).
 
     Raises DataError, never a traceback-worthy exception, for data the user can fix.
     """
-    from torchvision import datasets  # torchvision's import costs a second: only pay it when reading
-
     raw = Path(root) / "MNIST" / "raw"
     missing = [name for name in IDX_FILES if not (raw / name).is_file()]
     if missing and download:
+        from torchvision import datasets
+
         try:
             datasets.MNIST(root, train=True, download=True)
         except Exception as err:  # no network, a read-only folder, a failed checksum: all say the same
@@ -89,16 +101,15 @@ def load_mnist(root, download=True):
                         f"${DATA_DIR_ENV} at a folder holding MNIST/raw/*-ubyte, or allow the download.")
 
     splits = []
-    for train, prefix in ((True, "train"), (False, "t10k")):
-        n_images = check_idx_file(raw / f"{prefix}-images-idx3-ubyte")
-        n_labels = check_idx_file(raw / f"{prefix}-labels-idx1-ubyte")
-        if n_images != n_labels:
-            raise DataError(f"{raw}: {n_images} {prefix} images but {n_labels} labels: the files "
+    for prefix in ("train", "t10k"):
+        images = read_idx_file(raw / f"{prefix}-images-idx3-ubyte")
+        labels = read_idx_file(raw / f"{prefix}-labels-idx1-ubyte").long()
+        if len(images) != len(labels):
+            raise DataError(f"{raw}: {len(images)} {prefix} images but {len(labels)} labels: the files "
                             f"do not belong together. Delete them and run again to download a fresh copy.")
-        split = datasets.MNIST(root, train=train, download=False)
-        if int(split.targets.max()) > 9:
+        if int(labels.max()) > 9:
             raise DataError(f"{raw / f'{prefix}-labels-idx1-ubyte'}: labels outside 0-9: the file is corrupt.")
-        splits.append((split.data, split.targets))
+        splits.append((images, labels))
     return tuple(splits)
 
 

@@ -1,7 +1,10 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
-from conftest import label_coded_images, write_idx
+from conftest import ROOT, label_coded_images, write_idx
 from data import (MNIST_MEAN, MNIST_STD, DataError, TensorLoader, affine_thetas, load_mnist, resolve_data_dir,
                   warp)
 
@@ -136,3 +139,17 @@ def test_augmentation_strength_scales_it_and_zero_turns_it_off():
     assert torch.equal(off, plain), "strength 0: the images as they are"
     moved = lambda x: float((x - plain).abs().sum())  # noqa: E731
     assert 0 < moved(half) < moved(full)
+
+
+def test_mnist_is_read_as_torchvision_reads_it_without_importing_it(tiny_mnist):
+    from torchvision import datasets
+    ours = load_mnist(tiny_mnist, download=False)
+    for training, (images, labels) in zip((True, False), ours):
+        theirs = datasets.MNIST(tiny_mnist, train=training, download=False)
+        assert torch.equal(images, theirs.data) and torch.equal(labels, theirs.targets)
+        assert images.dtype == theirs.data.dtype and labels.dtype == theirs.targets.dtype
+    # Reading files that are there never pays for torchvision's import (seconds at every start).
+    check = subprocess.run([sys.executable, "-c", f"import sys, data; data.load_mnist({str(tiny_mnist)!r}, "
+                            "download=False); print('torchvision' in sys.modules)"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=60)
+    assert check.stdout.strip() == "False", check.stderr

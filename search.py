@@ -94,7 +94,6 @@ VARIANTS = {
     "p3030-settled-b64": ("frontier", "10k,P,8,8,8,10", SETTLED_B64),
     "p4820-settled-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_B64),
     "p4820-settled-fade-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_FADE_B64),
-    "p5964-settled-fade": ("frontier", "12k,P,12,12,12,14", {**SETTLED_FADE_B64, "batch_size": 128}),
 }
 
 LAYER = re.compile(r"(\d+)([pktsd]?)|P")

@@ -47,7 +47,7 @@ def test_a_broken_sweep_resumes_with_the_runs_it_lacks(tmp_path):
     assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 2)]
 
 
-@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p6908-onecycle-ema")])
+@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p4820-settled-fade-b64")])
 def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant):
     module = train.load_model_module(model)
     spec_net = search.SpecNet(search.VARIANTS[variant][1])

@@ -10,7 +10,7 @@
 #       4. bench.py on CUDA: the tensor pipeline against the classic one, the CUDA-graph step against
 #          the eager one, and whole processes.
 #   bash device_check.sh --sweeps [model3] [model4]   # their confirmation seeds on CUDA (1001-1010,
-#       3001-3010; both if none named): the ten seeds of a model at once, one process each, then each
+#       6001-6010; both if none named): the ten seeds of a model at once, one process each, then each
 #       sweep's own command, which reuses them and prints its summary.
 #
 # It needs MNIST in ./data (MNIST/raw/*-ubyte) and, where torchsummary is not installed, its
@@ -35,7 +35,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 if [[ "${1:-}" == "--sweeps" ]]; then
     shift
-    declare -A seeds=([model3]="1001 1010" [model4]="3001 3010")
+    declare -A seeds=([model3]="1001 1010" [model4]="6001 6010")
     models=("$@")
     [[ ${#models[@]} -gt 0 ]] || models=(model3 model4)
     sweep=(train.py --data-dir data --device cuda --no-download --out "$runs/sweeps")

@@ -396,8 +396,13 @@ def replace_marked(text, body, section="results"):
 
 
 def all_sweeps(runs, trials):
-    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (search.py)."""
-    return {**fresh_sweeps(runs), **trial_sweeps(trials)}
+    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (search.py); a
+    trial net's sweep that a model file's repeats to the last digit (the same net, seeds and numbers)
+    stands once, under the model's name."""
+    models = fresh_sweeps(runs)
+    repeated = {(params, tuple(lowest.items())) for (_, params), lowest in models.items()}
+    return {**models, **{(name, params): lowest for (name, params), lowest in trial_sweeps(trials).items()
+                         if (params, tuple(lowest.items())) not in repeated}}
 
 
 def write_pictures(runs, pictures_dir, trials, assets):

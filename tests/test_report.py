@@ -183,3 +183,15 @@ def test_the_cuda_graph_runs_repeat_the_eager_runs_epoch_by_epoch():
         for ours, theirs in zip(graph["epochs"], eager["epochs"]):
             assert {k: ours[k] for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")} == \
                    {k: theirs[k] for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")}
+
+
+def test_a_model_sweep_that_repeats_a_trial_sweep_stands_once(tmp_path):
+    """model4.py rerun through train.py on the seeds its trial net was swept on: one net, one marker."""
+    for seed, last in ((5001, 99.44), (5002, 99.39)):
+        fake_run(tmp_path / "runs", "model4", seed, [last + 0.1, last], last >= 99.4, params=3000)
+    trials = [fake_trial("small", "frontier", 5001, 3000, [99.45, 99.44, 99.5, 99.5, 99.5]),
+              fake_trial("small", "frontier", 5002, 3000, [99.45, 99.39, 99.5, 99.5, 99.5]),
+              fake_trial("other", "frontier", 5001, 3000, [99.3] * 5),
+              fake_trial("small", "frontier", 1, 3000, [99.3] * 5)]  # a tuning seed: no sweep
+    assert report.all_sweeps(report.load_runs(tmp_path / "runs"), trials) == {
+        ("model4", 3000): {5001: 99.44, 5002: 99.39}, ("other", 3000): {5001: 99.3}}

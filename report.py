@@ -236,15 +236,16 @@ def trial_log_table(rows):
 def frontier_table(sweeps):
     """Markdown: the chance of holding the target against the parameter count: one row per fresh-seed
     sweep, smallest net first."""
-    lines = ["| net | params | fresh seeds | target met | lowest of last 5: mean ± std | worst seed |",
-             "| --- | ---: | --- | ---: | --- | --- |"]
+    lines = ["| net | params | fresh seeds | target met | lowest of last 5: mean ± std | worst seed | seed by seed |",
+             "| --- | ---: | --- | ---: | --- | --- | --- |"]
     for (name, params), lowest in sorted(sweeps.items(), key=lambda item: (item[0][1], item[0][0])):
         seeds, values = list(lowest), list(lowest.values())
         worst = min(lowest, key=lowest.get)
         spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
         lines.append(f"| {name} | {params:,} | {seeds[0]}–{seeds[-1]} | "
                      f"{sum(v >= TARGET_ACCURACY for v in values)}/{len(values)} | "
-                     f"{statistics.fmean(values):.3f}{spread} | {worst}: {lowest[worst]:.2f} |")
+                     f"{statistics.fmean(values):.3f}{spread} | {worst}: {lowest[worst]:.2f} | "
+                     f"{' '.join(f'{v:.2f}' for v in values)} |")
     return "\n".join(lines)
 
 

@@ -133,8 +133,8 @@ def test_trial_tables_seeds_chart_and_frontier(tmp_path):
            "1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     assert "5001" not in frontier  # the fresh seeds are the sweep's, not the tuning table's
-    assert "| small | 3,000 | 5001–5002 | 1/2 | 99.415 ± 0.035 | 5002: 99.39 |" in sweeps
-    assert "| model4 | 5,000 | 2001–2002 | 1/2 | 99.390 ± 0.014 | 2002: 99.38 |" in sweeps
+    assert "| small | 3,000 | 5001–5002 | 1/2 | 99.415 ± 0.035 | 5002: 99.39 | 99.44 99.39 |" in sweeps
+    assert "| model4 | 5,000 | 2001–2002 | 1/2 | 99.390 ± 0.014 | 2002: 99.38 | 99.40 99.38 |" in sweeps
     assert "| tiny | 2,832 | 1: 99.29, 2: 99.41 | 99.350 | 1/2 |" in sweeps
     for name in ("model4-seeds.png", "frontier.png"):
         assert (assets / name).read_bytes().startswith(PNG_MAGIC), name

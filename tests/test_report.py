@@ -195,3 +195,15 @@ def test_a_model_sweep_that_repeats_a_trial_sweep_stands_once(tmp_path):
               fake_trial("small", "frontier", 1, 3000, [99.3] * 5)]  # a tuning seed: no sweep
     assert report.all_sweeps(report.load_runs(tmp_path / "runs"), trials) == {
         ("model4", 3000): {5001: 99.44, 5002: 99.39}, ("other", 3000): {5001: 99.3}}
+
+
+def test_model4_repeats_the_sweep_of_its_trial_net_epoch_by_epoch():
+    """model4.py through train.py (results/runs) against p4820-settled-fade-b64 through search.py
+    (results/search.jsonl), one thread each, seeds 6001-6010: the same test accuracy at every epoch."""
+    trials = {r["seed"]: r for r in report.load_trials(ROOT / "results" / "search.jsonl")
+              if r["variant"] == "p4820-settled-fade-b64" and report.is_fresh(r)}
+    runs = [r for r in report.load_runs(ROOT / "results" / "runs")[("model4", "cpu")] if r["params"] == 4820]
+    assert sorted(r["seed"] for r in runs) == sorted(trials) == list(range(6001, 6011))
+    for run in runs:
+        assert run["provenance"]["threads"] == trials[run["seed"]]["threads"] == 1
+        assert [m["test_accuracy"] for m in run["epochs"]] == trials[run["seed"]]["test_accuracy"], run["seed"]

@@ -27,6 +27,7 @@ LAST_EPOCHS = 5
 REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
 FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
+FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
 FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds the README fixes start here
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
 TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[\d,]+) params\s+last 5: (?P<last>[\d. ]+?)"
@@ -253,14 +254,23 @@ def plot_frontier(trials, sweeps, path):
     """The frontier in two panels over one parameter axis. Above, the headline: the share of each
     fresh-seed sweep's seeds that held the target, K/N written beside it. Below, the lowest of the
     last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its mean as a
-    marker, a line through the sweeps' means."""
+    marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are hollow and off
+    the lines."""
     plt = _pyplot()
     fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
     nets = sorted(sweeps.items(), key=lambda item: item[0][1])
     params = [p for (_, p), _ in nets]
     held = [100 * sum(v >= TARGET_ACCURACY for v in lowest.values()) / len(lowest) for _, lowest in nets]
     means = [statistics.fmean(lowest.values()) for _, lowest in nets]
-    chance.plot(params, held, color="tab:red", marker="D", markersize=6, linewidth=1)
+    full = [len(lowest) >= FULL_SWEEP for _, lowest in nets]
+
+    def draw(panel, values, **label):
+        """The full sweeps as a line of diamonds, the short ones as hollow diamonds."""
+        panel.plot([x for x, f in zip(params, full) if f], [v for v, f in zip(values, full) if f], color="tab:red",
+                   marker="D", markersize=6, linewidth=1, zorder=4, **label)
+        panel.scatter([x for x, f in zip(params, full) if not f], [v for v, f in zip(values, full) if not f],
+                      marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
+    draw(chance, held)
     for x, y, (_, lowest) in zip(params, held, nets):
         met = sum(v >= TARGET_ACCURACY for v in lowest.values())
         chance.annotate(f"{met}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center",
@@ -276,8 +286,7 @@ def plot_frontier(trials, sweeps, path):
                label="tuning trials, CPU and GPU (a dot per seed)")
     for (_, x), lowest in nets:
         ax.scatter([x] * len(lowest), list(lowest.values()), s=14, color="tab:red", alpha=0.45, zorder=3)
-    ax.plot(params, means, color="tab:red", marker="D", markersize=6, linewidth=1, zorder=4,
-            label="fresh-seed sweeps: mean (dots: seeds)")
+    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP})")
     ax.axhline(TARGET_ACCURACY, color="crimson", linestyle="--", linewidth=1)
     shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]
     low = max(min(shown), FRONTIER_FLOOR) - 0.03

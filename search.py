@@ -94,6 +94,8 @@ VARIANTS = {
     "p3030-settled-b64": ("frontier", "10k,P,8,8,8,10", SETTLED_B64),
     "p4820-settled-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_B64),
     "p4820-settled-fade-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_FADE_B64),
+    "p3918-strided-settled-fade-b64": ("frontier", "8k,10d,10,10,11", SETTLED_FADE_B64),
+    "p3918-gelu-settled-fade-b64": ("frontier", "gelu:8k,P,10,10,10,11", SETTLED_FADE_B64),
 }
 
 LAYER = re.compile(r"(\d+)([pktsd]?)|P")

@@ -60,12 +60,11 @@ def epoch_trainer(loader, module, device, epochs, eager=False):
     optimizer = train.make_optimizer(model, recipe)
     scheduler = train.make_scheduler(optimizer, recipe, len(loader))
     average = train.WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
-    label_smoothing = recipe.get("label_smoothing", 0.0)
-    step = train.GraphedStep(model, label_smoothing) if device.type == "cuda" and not eager else None
+    step = train.make_step(model, recipe, device, eager)
 
     def epoch():
-        train.train_epoch(model, loader, optimizer, scheduler, label_smoothing, progress=False, average=average,
-                          step=step)
+        train.train_epoch(model, loader, optimizer, scheduler, recipe.get("label_smoothing", 0.0), progress=False,
+                          average=average, step=step)
         if device.type == "cuda":
             torch.cuda.synchronize()
     return epoch

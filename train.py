@@ -317,6 +317,12 @@ class GraphedStep:
         self.grads = [p.grad for p in self.params]
 
 
+def make_step(model, recipe, device, eager=False):
+    """The training step's forward and backward pass: a GraphedStep on CUDA unless `eager`, else None
+    (train_epoch's eager code)."""
+    return GraphedStep(model, recipe.get("label_smoothing", 0.0)) if device.type == "cuda" and not eager else None
+
+
 def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True,
                 average=None, step=None):
     """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
@@ -547,7 +553,7 @@ def train_run(name, recipe, seed, data, device, run_dir, dry_run=False, resume=N
     scheduler = make_scheduler(optimizer, recipe, len(train_loader))
     average = WeightAverage(model, recipe["ema"]) if recipe.get("ema") else None
     tested = average.model if average else model
-    step = GraphedStep(model, recipe.get("label_smoothing", 0.0)) if device.type == "cuda" and not eager else None
+    step = make_step(model, recipe, device, eager)
     epochs = 1 if dry_run else recipe["epochs"]
     max_batches = DRY_RUN_BATCHES if dry_run else None
 

@@ -96,6 +96,12 @@ VARIANTS = {
     "p4820-settled-fade-b64": ("frontier", "8k,P,10,12,12,12", SETTLED_FADE_B64),
     "p3918-strided-settled-fade-b64": ("frontier", "8k,10d,10,10,11", SETTLED_FADE_B64),
     "p3918-gelu-settled-fade-b64": ("frontier", "gelu:8k,P,10,10,10,11", SETTLED_FADE_B64),
+    # Depth at 12x12: padded 3x3 convs before the unpadded ones, at about 3,000, 3,500 and 4,000.
+    "p3157-settled-fade-b64": ("frontier", "7k,P,8p,8,8,8,8", SETTLED_FADE_B64),
+    "p3424-settled-fade-b64": ("frontier", "8k,P,8p,8,8,8,10", SETTLED_FADE_B64),
+    "p3932-settled-fade-b64": ("frontier", "8k,P,8p,8p,8,8,8,9", SETTLED_FADE_B64),
+    "p3918-settled-fade-b32": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "batch_size": 32}),
+    "p3918-settled-fade-b64-ls": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "label_smoothing": 0.1}),
 }
 
 LAYER = re.compile(r"(\d+)([pktsd]?)|P")

@@ -4,7 +4,7 @@ The IDX files are checked and read here (torchvision only downloads them, when t
 and its import costs seconds); after that no PIL, no worker processes:
 each batch is an index into the uint8 tensor, and augmentation (random rotation,
 translation and scale, drawn per image) is applied to the whole batch at once with
-`F.affine_grid` + `F.grid_sample`.
+`F.affine_grid` + `F.grid_sample`, then brightness and contrast where a recipe asks for them.
 
     from data import load_mnist, TensorLoader
     (x_train, y_train), (x_test, y_test) = load_mnist("../shared/data", download=False)
@@ -125,6 +125,13 @@ def affine_thetas(n, generator, rotate=0.0, translate=0.0, scale=0.0):
                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
 
 
+def tone_shifts(n, generator, brightness=0.0, contrast=0.0):
+    """n per-image gains (1 +- contrast) and shifts (+- brightness) as (n, 1, 1, 1) tensors, drawn from
+    `generator`: a pixel p in [0, 1] becomes p * gain + shift, clipped to [0, 1]."""
+    draw = lambda: torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    return 1 + draw() * contrast, draw() * brightness
+
+
 def warp(x, theta):
     """Apply one affine matrix per image; black (0) fills what comes in from outside, as PIL's
     RandomRotation does. x: (N, 1, H, W) in [0, 1]; theta: (N, 2, 3) on x's device."""
@@ -144,12 +151,13 @@ class TensorLoader:
     """
 
     def __init__(self, images, labels, batch_size, device="cpu", shuffle=False,
-                 rotate=0.0, translate=0.0, scale=0.0, seed=0):
+                 rotate=0.0, translate=0.0, scale=0.0, brightness=0.0, contrast=0.0, seed=0):
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = dict(rotate=rotate, translate=translate, scale=scale)
+        self.tone = dict(brightness=brightness, contrast=contrast)
         self.augments = any(self.augment.values())
         self.strength = 1.0
         self.generator = torch.Generator().manual_seed(seed)
@@ -167,9 +175,17 @@ class TensorLoader:
         if augments:
             scaled = {name: value * self.strength for name, value in self.augment.items()}
             thetas = affine_thetas(n, self.generator, **scaled).to(device)
+        # Drawn after the warps, and only when asked for: recipes without them draw what they always drew.
+        tones = any(self.tone.values()) and self.strength > 0
+        if tones:
+            gain, shift = tone_shifts(n, self.generator, **{k: v * self.strength for k, v in self.tone.items()})
+            gain, shift = gain.to(device), shift.to(device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images[idx].unsqueeze(1).float().div_(255)
             if augments:
                 x = warp(x, thetas[start:start + self.batch_size])
+            if tones:
+                batch = slice(start, start + self.batch_size)
+                x = x.mul_(gain[batch]).add_(shift[batch]).clamp_(0, 1)
             yield x.sub_(MNIST_MEAN).div_(MNIST_STD), self.labels[idx]

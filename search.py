@@ -37,9 +37,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import report
 import train
 from data import DataError, load_mnist, resolve_data_dir
+from engine import Options, UserError, count_params, pick_device, set_determinism
+from recipe import complete
+from records import load_trials
+from verdict import LAST_EPOCHS, min_last
 
 # model3's recipe when the search began: every variant states what it changes.
 BASE_RECIPE = {"epochs": 15, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
@@ -143,32 +146,34 @@ class SpecNet(nn.Module):
 
 
 def variant_recipe(name):
+    """The variant's complete recipe (recipe.SCHEMA's every key)."""
     recipe = {**BASE_RECIPE, **VARIANTS[name][2]}
-    if recipe["schedule"] != "multistep":
+    if recipe["schedule"] != "multistep":  # the base's steps mean nothing to another schedule
         del recipe["milestones"], recipe["gamma"]
-    return recipe
+    return complete(recipe, source=f"variant {name}")
 
 
 def variant_params(name):
-    return train.count_params(SpecNet(VARIANTS[name][1]))
+    return count_params(SpecNet(VARIANTS[name][1]))
 
 
 def pending(variants, seeds, results):
     """The (variant, seed) runs not yet in the results file, seed by seed: every variant gets a
     first result early on."""
-    done = {(r["variant"], r["seed"]) for r in report.load_trials(results)}
+    done = {(r["variant"], r["seed"]) for r in load_trials(results)}
     return [(name, seed) for seed in seeds for name in variants if (name, seed) not in done]
 
 
 _data = None
-# What a trial line records of where it ran (train.provenance); the net's spec stands for a model file.
-PROVENANCE_KEYS = ("threads", "device", "device_name", "torch", "git_commit", "git_dirty", "code_sha256")
+# What a trial line records of where it ran (records.provenance); the net's spec stands for a model file.
+PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch", "git_commit", "git_dirty",
+                   "code_sha256")
 
 
 def _start_worker(data_dir, threads, device):
     global _data
     torch.set_num_threads(threads)
-    train.set_determinism(torch.device(device))
+    set_determinism(torch.device(device))
     _data = load_mnist(data_dir, download=False)
 
 
@@ -179,15 +184,15 @@ def run_trial(name, seed, out, device="cpu"):
     run_dir = Path(out) / f"{name}-seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    experiment = train.Experiment(name, lambda: SpecNet(spec), recipe)
     with open(run_dir / "log.txt", "w", buffering=1) as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        record = train.train_run(name, recipe, seed, _data, torch.device(device), run_dir,
-                                 make_net=lambda: SpecNet(spec), progress=False)
+        record = train.train_seed(experiment, seed, _data, run_dir, Options(torch.device(device), progress=False))
     epochs = record["epochs"]
     return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
             "params": record["params"], **{key: record["provenance"][key] for key in PROVENANCE_KEYS},
             "test_accuracy": [m["test_accuracy"] for m in epochs],
-            "best": max(m["test_accuracy"] for m in epochs), "min_last": train.min_last(epochs),
+            "best": max(m["test_accuracy"] for m in epochs), "min_last": min_last(epochs),
             "target_met": record["target_met"],
             "seconds_per_epoch": round(statistics.fmean(m["seconds"] for m in epochs), 2),
             "wall_seconds": round(time.perf_counter() - began, 1)}
@@ -203,15 +208,15 @@ def variant_list(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=variant_list, help="comma-separated variant names (see --list)")
-    parser.add_argument("--seeds", type=train.seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9")
-    parser.add_argument("--jobs", type=train.positive(int), default=1, help="runs at a time")
+    parser.add_argument("--seeds", type=train.seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9 "
+                        "(default: 1-3, the tuning seeds)")
+    parser.add_argument("--jobs", type=train.positive(int), default=1, help="runs at a time (default: 1)")
     parser.add_argument("--threads", type=train.positive(int), default=torch.get_num_threads(),
-                        help="torch threads per run")
-    parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR or ./data)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the runs train")
+                        help="torch threads per run (default: all)")
+    parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the runs train (default: cpu)")
     parser.add_argument("--results", help="JSON lines, one per finished run (default: results/search.jsonl, "
                         "on CUDA results/search-cuda.jsonl)")
     parser.add_argument("--out", help="folder for each run's checkpoints and log (default: runs/search, on CUDA "
@@ -228,8 +233,8 @@ def main(argv=None):
     args.results = args.results or f"results/search{suffix}.jsonl"
     args.out = args.out or f"runs/search{suffix}"
     try:
-        train.pick_device(args.device)
-    except train.UserError as err:
+        pick_device(args.device)
+    except UserError as err:
         parser.error(str(err))
 
     data_dir = resolve_data_dir(args.data_dir)
@@ -250,7 +255,7 @@ def main(argv=None):
             with open(args.results, "a") as results:
                 results.write(json.dumps(row) + "\n")
             print(f"{row['variant']:<20} seed {row['seed']:>4}  {row['params']:>6,} params  "
-                  f"last 5: {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-train.LAST_EPOCHS:])}  "
+                  f"last 5: {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-LAST_EPOCHS:])}  "
                   f"lowest {row['min_last']:.2f}  {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
     return 0
 

@@ -5,6 +5,7 @@ import statistics
 import pytest
 import torch
 
+import plots
 import report
 import train
 from conftest import ROOT
@@ -38,20 +39,20 @@ def test_plots_are_real_pngs(tmp_path):
     labels = torch.arange(30) % 10
     predictions = labels.clone()
     predictions[[2, 5, 7]] = 0
-    report.save_run_plots(record, torch.rand(30, 28, 28), labels, predictions, tmp_path)
-    for name in report.PICTURES:
+    plots.save_run_plots(record, torch.rand(30, 28, 28), labels, predictions, tmp_path)
+    for name in plots.PICTURES:
         data = (tmp_path / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 1000, name
 
 
 def test_confusion_matrix_counts():
-    counts = report.confusion_matrix(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]))
+    counts = plots.confusion_matrix(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]))
     assert counts[0][:3] == [1, 1, 0] and counts[1][1] == 1 and counts[2][1] == 1
     assert sum(map(sum, counts)) == 4
 
 
 def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(report, "save_run_plots", lambda *a: (_ for _ in ()).throw(RuntimeError("no fonts")))
+    monkeypatch.setattr(plots, "save_run_plots", lambda *a: (_ for _ in ()).throw(RuntimeError("no fonts")))
     train.save_plots({}, torch.zeros(1, 28, 28), torch.zeros(1), torch.zeros(1), tmp_path)
     assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
 

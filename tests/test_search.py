@@ -4,8 +4,11 @@ import json
 import pytest
 import torch
 
+import experiments
 import search
-import train
+from engine import count_params
+from recipe import SCHEMA, complete
+from verdict import MAX_PARAMS
 
 
 @pytest.mark.parametrize("spec,params", [("8,12,P,8t,10,12,12,14", 5932), ("12k,P,14,14,14,16", 7656),
@@ -13,7 +16,7 @@ import train
                                          ("8p,12s", 72 + 16 + 8 * 9 + 8 * 12 + 24 + 120)])
 def test_nets_from_specs(spec, params):
     net = search.SpecNet(spec).eval()
-    assert train.count_params(net) == params
+    assert count_params(net) == params
     out = net(torch.randn(3, 1, 28, 28))
     assert out.shape == (3, 10) and torch.allclose(out.exp().sum(1), torch.ones(3), atol=1e-5)
 
@@ -27,9 +30,9 @@ def test_bad_specs_are_refused(spec):
 def test_every_variant_builds_within_the_budget():
     for name, (question, spec, changes) in search.VARIANTS.items():
         assert question in ("margin", "frontier"), name
-        assert search.variant_params(name) <= train.MAX_PARAMS, name
-        assert set(changes) <= set(search.BASE_RECIPE) | {"label_smoothing", "warmup", "ema", "anneal_end", "floor",
-                                                              "augment_fade"}, name
+        assert search.variant_params(name) <= MAX_PARAMS, name
+        assert set(changes) <= set(SCHEMA), name
+        assert set(search.variant_recipe(name)) == set(SCHEMA), name
 
 
 def test_unknown_variants_are_refused_with_the_valid_names(capsys):
@@ -49,15 +52,15 @@ def test_a_broken_sweep_resumes_with_the_runs_it_lacks(tmp_path):
 
 @pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p4820-settled-fade-b64")])
 def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant):
-    module = train.load_model_module(model)
+    module, recipe = experiments.load_experiment(model)
     spec_net = search.SpecNet(search.VARIANTS[variant][1])
     assert [p.shape for p in module.Net().parameters()] == [p.shape for p in spec_net.parameters()]
-    assert module.RECIPE == search.variant_recipe(variant)
+    assert recipe == search.variant_recipe(variant) == complete(module.RECIPE)
 
 
 def test_specs_with_a_strided_conv_and_another_activation():
     net = search.SpecNet("silu:8k,10d,12").eval()
-    assert train.count_params(net) == 200 + 16 + 720 + 20 + 1080 + 24 + 120
+    assert count_params(net) == 200 + 16 + 720 + 20 + 1080 + 24 + 120
     assert isinstance(net.features[2], torch.nn.SiLU) and net.features[3].stride == (2, 2)
     assert net.features(torch.randn(2, 1, 28, 28)).shape == (2, 12, 10, 10)  # 24 -> 12 (stride 2) -> 10
     with pytest.raises(ValueError, match="unknown activation 'tanh'"):

@@ -11,8 +11,12 @@ import time
 import pytest
 import torch
 
+import engine
+import experiments
+import records
 import train
 from conftest import ROOT
+from recipe import complete
 
 FAST = ["--batch-size", "64", "--device", "cpu", "--no-download"]
 # The tests that hold on any device run on CUDA too where it is present (the device check script runs them).
@@ -99,7 +103,7 @@ def test_failed_download_is_one_clear_message(tmp_path, monkeypatch, capsys):
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
-    train.save_atomic({"epoch": 1}, path)
+    records.save_atomic({"epoch": 1}, path)
 
     def broken_save(obj, f):
         with open(f, "wb") as handle:
@@ -107,7 +111,7 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
         raise OSError("disk full")
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        train.save_atomic({"epoch": 2}, path)
+        records.save_atomic({"epoch": 2}, path)
     assert torch.load(path, weights_only=True) == {"epoch": 1}
     assert list(tmp_path.iterdir()) == [path], "no temporary file left behind"
 
@@ -133,19 +137,19 @@ def test_resume_equals_uninterrupted(device, tiny_mnist, tmp_path, capsys, monke
     whole = metrics(tmp_path / "whole" / "model3-seed1")
 
     # Break the second run during epoch 2, as a Ctrl-C would.
-    real_test, calls = train.test, []
+    real_test, calls = engine.test, []
 
     def interrupted_test(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real_test(*args, **kwargs)
-    monkeypatch.setattr(train, "test", interrupted_test)
+    monkeypatch.setattr(engine, "test", interrupted_test)
     code, out, _ = short_run(capsys, tiny_mnist, tmp_path / "broken", device=device)
     checkpoint = tmp_path / "broken" / "model3-seed1" / "checkpoint.pt"
     assert code == 130
     assert f"The checkpoint of epoch 1 is {checkpoint}; continue with: python train.py --resume {checkpoint}" in out
-    monkeypatch.setattr(train, "test", real_test)
+    monkeypatch.setattr(engine, "test", real_test)
 
     code, out, _ = run_main(capsys, "--resume", str(checkpoint), "--device", device, "--no-download")
     assert code == 0 and "Resuming model3 seed 1 after epoch 1 of 3" in out
@@ -182,13 +186,13 @@ def test_checkpoint_of_another_model_or_garbage(tiny_mnist, tmp_path, capsys):
 
 
 def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_mnist, tmp_path, capsys, monkeypatch):
-    real_loss, calls = train.F.cross_entropy, []
+    real_loss, calls = engine.F.cross_entropy, []
 
     def loss_turns_nan(output, target, **kwargs):
         loss = real_loss(output, target, **kwargs)
         calls.append(1)
         return loss * float("nan") if len(calls) > 6 else loss  # 4 batches an epoch, so during epoch 2
-    monkeypatch.setattr(train.F, "cross_entropy", loss_turns_nan)
+    monkeypatch.setattr(engine.F, "cross_entropy", loss_turns_nan)
     code, _, err = short_run(capsys, tiny_mnist, tmp_path)
     checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
     assert code == 1
@@ -230,48 +234,53 @@ def test_bad_seed_lists_are_refused(text, capsys):
 
 
 def test_schedules_by_epoch():
+    factor = lambda recipe, e: engine.lr_factor(complete(recipe), e)  # noqa: E731
     steps = {"schedule": "multistep", "milestones": [7, 10], "gamma": 0.1}
-    assert [train.lr_factor(steps, e) for e in (0, 6.99, 7, 9.5, 10, 14.9)] == pytest.approx(
-        [1, 1, 0.1, 0.1, 0.01, 0.01])
+    assert [factor(steps, e) for e in (0, 6.99, 7, 9.5, 10, 14.9)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
     cosine = {"schedule": "cosine", "warmup": 2, "epochs": 15}
-    assert train.lr_factor(cosine, 0) == pytest.approx(0.04)
-    assert train.lr_factor(cosine, 1) == pytest.approx(0.52)
-    assert train.lr_factor(cosine, 2) == pytest.approx(1.0)
-    assert train.lr_factor(cosine, 8.5) == pytest.approx(0.5)
-    assert train.lr_factor(cosine, 15) == pytest.approx(0.0, abs=1e-12)
-    assert train.lr_factor({"schedule": "constant"}, 9) == 1.0
+    assert factor(cosine, 0) == pytest.approx(0.04)
+    assert factor(cosine, 1) == pytest.approx(0.52)
+    assert factor(cosine, 2) == pytest.approx(1.0)
+    assert factor(cosine, 8.5) == pytest.approx(0.5)
+    assert factor(cosine, 15) == pytest.approx(0.0, abs=1e-12)
+    assert factor({"schedule": "constant"}, 9) == 1.0
     short = {**cosine, "epochs": 2}  # --epochs 2: the warm-up shrinks to half of the run
-    assert [train.lr_factor(short, e) for e in (0.5, 1, 2)] == pytest.approx([0.52, 1.0, 0.0], abs=1e-12)
+    assert [factor(short, e) for e in (0.5, 1, 2)] == pytest.approx([0.52, 1.0, 0.0], abs=1e-12)
     settled = {**cosine, "anneal_end": 11, "floor": 0.05}  # down by epoch 11, then a small rate to the end
-    assert [train.lr_factor(settled, e) for e in (2, 6.5, 11, 13, 15)] == pytest.approx(
-        [1.0, 0.525, 0.05, 0.05, 0.05])
+    assert [factor(settled, e) for e in (2, 6.5, 11, 13, 15)] == pytest.approx([1.0, 0.525, 0.05, 0.05, 0.05])
     plain = lambda e: 0.5 * (1 + math.cos(math.pi * (e - 2) / (15 - 2)))  # noqa: E731  the schedule before them
-    assert all(train.lr_factor(recipe, e) == plain(e) for recipe in (cosine, {**cosine, "anneal_end": 15, "floor": 0.0})
+    assert all(factor(recipe, e) == plain(e) for recipe in (cosine, {**cosine, "anneal_end": 15, "floor": 0.0})
                for e in (2, 3.7, 7.3, 9.123, 14.99, 15)), "without them, the plain cosine to the last bit"
+    piecewise = {"schedule": "piecewise", "points": [[0, 0.5], [2, 1.0], [8, 0.1], [15, 0.0]]}
+    assert [factor(piecewise, e) for e in (0, 1, 2, 5, 8, 11.5, 15, 16)] == pytest.approx(
+        [0.5, 0.75, 1.0, 0.55, 0.1, 0.05, 0.0, 0.0])
 
 
 def test_augmentation_fades_by_epoch():
-    recipe = {"augment_fade": [12, 15]}
-    assert [train.augment_strength(recipe, e) for e in (1, 11, 12, 13, 14, 15)] == pytest.approx(
+    recipe = complete({"augment_fade": [12, 15]})
+    assert [engine.augment_strength(recipe, e) for e in (1, 11, 12, 13, 14, 15)] == pytest.approx(
         [1, 1, 1, 2 / 3, 1 / 3, 0])
-    assert train.augment_strength({}, 15) == 1.0
+    assert engine.augment_strength(complete({}), 15) == 1.0
 
 
 def test_the_schedule_steps_every_batch():
     model = torch.nn.Linear(2, 2)
-    recipe = {"lr": 0.1, "momentum": 0.9, "schedule": "cosine", "warmup": 0, "epochs": 2}
-    optimizer = train.make_optimizer(model, recipe)
-    scheduler = train.make_scheduler(optimizer, recipe, batches_per_epoch=4)
+    recipe = complete({"lr": 0.1, "momentum": 0.9, "schedule": "cosine", "warmup": 0, "epochs": 2})
+    optimizer = engine.make_optimizer(model, recipe)
+    scheduler = engine.make_scheduler(optimizer, recipe, batches_per_epoch=4)
     loader = [(torch.randn(3, 2), torch.tensor([0, 1, 0]))] * 4
     model.forward = lambda x, f=model.forward: torch.log_softmax(f(x), 1)
-    train.train_epoch(model, loader, optimizer, scheduler, progress=False)
+    engine.train_epoch(model, loader, optimizer, scheduler, progress=False)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
+
+
+CODE = ("train.py", "engine.py", "records.py", "recipe.py", "verdict.py", "experiments.py", "data.py", "plots.py")
 
 
 def copy_of_the_repo(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
-    for name in ("train.py", "data.py", "report.py", "model3.py"):
+    for name in (*CODE, "model3.py"):
         (repo / name).write_text((ROOT / name).read_text())
     return repo
 
@@ -308,13 +317,13 @@ def test_names_that_are_not_model_files_beside_train_are_refused_unimported(name
 def test_models_are_listed_in_natural_order(tmp_path, monkeypatch):
     for name in ("model10", "model2", "model1", "model_wide", "helper", "model-x"):
         (tmp_path / f"{name}.py").write_text("")
-    monkeypatch.setattr(train, "HERE", tmp_path)
-    assert train.model_names() == ["model1", "model2", "model10", "model_wide"]
+    monkeypatch.setattr(experiments, "HERE", tmp_path)
+    assert experiments.model_names() == ["model1", "model2", "model10", "model_wide"]
 
 
 def test_weight_average_follows_the_weights_at_its_decay():
     model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
-    average = train.WeightAverage(model, decay=0.75)
+    average = engine.WeightAverage(model, decay=0.75)
     start = copy.deepcopy(model.state_dict())
     with torch.no_grad():
         for tensor in model.state_dict().values():
@@ -325,22 +334,29 @@ def test_weight_average_follows_the_weights_at_its_decay():
         assert torch.allclose(tensor, expected.to(tensor.dtype), atol=1e-6), key
 
 
+def model3_experiment(**changes):
+    module, recipe = experiments.load_experiment("model3")
+    return train.Experiment("model3", module.Net, complete({**recipe, **changes}), experiments.model_path("model3"))
+
+
+QUIET = engine.Options(progress=False)
+
+
 def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path, monkeypatch):
     from data import load_mnist
     data = load_mnist(tiny_mnist, download=False)
-    recipe = {**train.load_model_module("model3").RECIPE, "epochs": 3, "batch_size": 64, "ema": 0.9}
-    cpu = torch.device("cpu")
-    whole = train.train_run("model3", recipe, 4, data, cpu, tmp_path / "whole", progress=False)
+    experiment = model3_experiment(epochs=3, batch_size=64, ema=0.9)
+    whole = train.train_seed(experiment, 4, data, tmp_path / "whole", QUIET)
 
-    real_test = train.test
-    monkeypatch.setattr(train, "test", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    real_test = engine.test
+    monkeypatch.setattr(engine, "test", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
                         if (tmp_path / "broken" / "checkpoint.pt").exists() else real_test(*a, **k))
     with pytest.raises(KeyboardInterrupt):
-        train.train_run("model3", recipe, 4, data, cpu, tmp_path / "broken", progress=False)
-    monkeypatch.setattr(train, "test", real_test)
-    checkpoint = train.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
+        train.train_seed(experiment, 4, data, tmp_path / "broken", QUIET)
+    monkeypatch.setattr(engine, "test", real_test)
+    checkpoint = records.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
     assert checkpoint["epoch"] == 1 and "train_state" in checkpoint
-    resumed = train.train_run("model3", recipe, 4, data, cpu, tmp_path / "broken", resume=checkpoint, progress=False)
+    resumed = train.train_seed(experiment, 4, data, tmp_path / "broken", QUIET, resume=checkpoint)
     drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
     assert drop_time(resumed) == drop_time(whole)
     # What is tested and saved is the average, not the weights being trained.
@@ -352,49 +368,54 @@ def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path,
 
 def test_a_fading_recipe_sets_each_epochs_augmentation(tiny_mnist, tmp_path, monkeypatch):
     from data import load_mnist
-    strengths, real_epoch = [], train.train_epoch
+    strengths, real_epoch = [], engine.train_epoch
 
     def spy(model, loader, *args, **kwargs):
         strengths.append(loader.strength)
         return real_epoch(model, loader, *args, **kwargs)
-    monkeypatch.setattr(train, "train_epoch", spy)
-    recipe = {**train.load_model_module("model3").RECIPE, "epochs": 4, "batch_size": 64, "augment_fade": [2, 4]}
-    train.train_run("model3", recipe, 1, load_mnist(tiny_mnist, download=False), torch.device("cpu"), tmp_path,
-                    progress=False)
+    monkeypatch.setattr(engine, "train_epoch", spy)
+    experiment = model3_experiment(epochs=4, batch_size=64, augment_fade=[2, 4])
+    train.train_seed(experiment, 1, load_mnist(tiny_mnist, download=False), tmp_path, QUIET)
     assert strengths == [1.0, 1.0, 0.5, 0.0]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-def test_the_cuda_graph_step_gives_the_eager_numbers(tiny_mnist, tmp_path, capsys, monkeypatch, recwarn):
-    # Batch 48: 5 full batches and one of 16 an epoch, so warm-up, capture, replay and the eager last
-    # batch after replays all run.
-    captures = []
-    real_capture = train.GraphedStep.capture
-    monkeypatch.setattr(train.GraphedStep, "capture", lambda step, x, y: captures.append(1) or real_capture(step, x, y))
-    for out, extra in (("graph", []), ("eager", ["--eager"])):
-        assert short_run(capsys, tiny_mnist, tmp_path / out, "--batch-size", "48", *extra, device="cuda")[0] == 0
-    assert len(captures) == 1  # captured once in the graphed run, never in the eager one
+@pytest.mark.parametrize("model,batch", [
+    ("model3", 48),  # 5 full batches and one of 16 an epoch: warm-up, capture, replay, an eager last batch
+    ("model3", 80),  # 80, 80, 80, 16: the batch after warm-up is short, so the capture waits for epoch 2
+    ("model2", 48),  # dropout: its random masks drawn inside the graph as in the eager step
+])
+def test_the_cuda_graph_step_gives_the_eager_numbers(model, batch, tiny_mnist, tmp_path, capsys, monkeypatch,
+                                                     recwarn):
+    captured = []
+    real_capture = engine.GraphedStep.capture
+    monkeypatch.setattr(engine.GraphedStep, "capture",
+                        lambda step, x, y: captured.append(len(x)) or real_capture(step, x, y))
+    for out, extra in (("graph", []), ("eager", ["--no-cuda-graph"])):
+        code = run_main(capsys, "--model", model, "--data-dir", str(tiny_mnist), "--out", str(tmp_path / out),
+                        "--epochs", "3", *FAST, "--batch-size", str(batch), "--device", "cuda", *extra)[0]
+        assert code == 0
+    assert captured == [batch], "captured once, on a full batch, in the graphed run; never in the eager one"
     # The eager last batch ran on the step's stream, where the graph's autograd nodes live (on another
     # stream autograd warns of a needless wait).
     assert not [w for w in recwarn if "AccumulateGrad node's stream" in str(w.message)]
     drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
-    graph, eager = (metrics(tmp_path / out / "model3-seed1") for out in ("graph", "eager"))
+    graph, eager = (metrics(tmp_path / out / f"{model}-seed1") for out in ("graph", "eager"))
     assert drop_time(graph) == drop_time(eager)
-    graph, eager = (torch.load(tmp_path / out / "model3-seed1" / "model.pt", weights_only=True)["model_state"]
+    graph, eager = (torch.load(tmp_path / out / f"{model}-seed1" / "model.pt", weights_only=True)["model_state"]
                     for out in ("graph", "eager"))
     assert all(torch.equal(graph[key], eager[key]) for key in eager)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_a_net_that_cannot_be_captured_trains_eagerly_on_cuda(tiny_mnist, tmp_path, capsys):
-    class ReadsBack(train.load_model_module("model3").Net):
+    class ReadsBack(experiments.load_experiment("model3")[0].Net):
         def forward(self, x):
             self.spread = float(x.std())  # a number read back from the GPU: no CUDA graph can hold that
             return super().forward(x)
-    recipe = {**train.load_model_module("model3").RECIPE, "epochs": 2, "batch_size": 48}
+    recipe = {**experiments.load_experiment("model3")[1], "epochs": 2, "batch_size": 48}
     data = train.load_mnist(tiny_mnist, download=False)
-    record = train.train_run("reads-back", recipe, 1, data, torch.device("cuda"), tmp_path, make_net=ReadsBack,
-                             progress=False)
+    run = engine.fit(ReadsBack, recipe, data, 1, engine.Options(torch.device("cuda"), progress=False))
     out = capsys.readouterr().out
     assert out.count("The training step cannot be captured as a CUDA graph") == 1
-    assert len(record["epochs"]) == 2 and all(math.isfinite(m["train_loss"]) for m in record["epochs"])
+    assert len(run.metrics) == 2 and all(math.isfinite(m["train_loss"]) for m in run.metrics)

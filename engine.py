@@ -1,0 +1,394 @@
+"""The training engine: a recipe turned into an optimizer, a schedule, a weight average, a training
+step (a CUDA graph on a GPU) and the epochs that train and test a net.
+
+`fit` is the one call that trains a net with its recipe, in train.py, in the trials and in a notebook:
+
+    from data import load_mnist
+    from engine import fit
+    from model4 import Net, RECIPE
+    run = fit(Net, RECIPE, load_mnist("./data"), seed=1)
+    print(run.verdict)          # TARGET MET: 4,820 params <= 8,000; ...
+    run.metrics                 # a dict per epoch: losses, accuracies, correct counts, rate, seconds
+"""
+import copy
+import itertools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from data import TensorLoader
+from recipe import complete
+from verdict import target_met
+
+EVAL_BATCH_SIZE = 2000
+DRY_RUN_BATCHES = 3
+PROGRESS_EVERY = 20  # batches between progress-bar updates: each one waits for the device
+
+
+class UserError(Exception):
+    """A problem the user can fix: reported in one line, exit status 1, no traceback."""
+
+
+class TrainingError(UserError):
+    """Training cannot go on (the loss stopped being finite)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run trains, as opposed to what it learns (the recipe): none of these change its numbers,
+    except the device (another device, other numbers) and dry_run (a few batches of one epoch)."""
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    cuda_graph: bool = True  # on CUDA, replay each training step as a captured graph
+    progress: bool = True  # tqdm bars
+    dry_run: bool = False
+
+
+def pick_device(name="auto"):
+    """auto: cuda, then mps, then cpu."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available here")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise UserError("--device mps: no MPS device is available here")
+    return torch.device(name)
+
+
+def set_determinism(device):
+    """Same seed, same device: the same numbers. Exact on CPU; on CUDA with deterministic kernels."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def make_optimizer(model, recipe):
+    return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
+                           weight_decay=recipe["weight_decay"])
+
+
+def lr_factor(recipe, epoch):
+    """The recipe's learning rate, as a fraction of its `lr`, at `epoch` (fractional: batches count).
+
+    constant; multistep: times gamma after each milestone epoch; cosine: a linear warm-up over
+    `warmup` epochs (if any), then half a cosine down to `floor` at the end of epoch `anneal_end`
+    (None: the last), then `floor` until the end; piecewise: linear between its `points`.
+    """
+    name = recipe["schedule"]
+    if name == "constant":
+        return 1.0
+    if name == "multistep":
+        return recipe["gamma"] ** sum(epoch >= milestone for milestone in recipe["milestones"])
+    if name == "piecewise":
+        points = recipe["points"]
+        for (e0, f0), (e1, f1) in zip(points, points[1:]):
+            if epoch < e1:
+                return f0 + (f1 - f0) * (epoch - e0) / (e1 - e0)
+        return points[-1][1]
+    warmup = min(recipe["warmup"], recipe["epochs"] / 2)  # cosine; at most half of a short run
+    if epoch < warmup:
+        return 0.04 + 0.96 * epoch / warmup  # from lr/25, as torch's OneCycleLR starts
+    end, floor = min(recipe["anneal_end"] or recipe["epochs"], recipe["epochs"]), recipe["floor"]
+    if epoch >= end:
+        return floor
+    # The angle in this order of operations, so that without anneal_end and floor every rate is the
+    # plain cosine's to the last bit.
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (end - warmup)))
+
+
+def augment_strength(recipe, epoch):
+    """The share of the recipe's augmentation that epoch `epoch` (1, 2, ...) gets: all of it, unless the
+    recipe fades it (`augment_fade`), so that the last epochs train on images like the test set's."""
+    if recipe["augment_fade"] is None:
+        return 1.0
+    first, last = recipe["augment_fade"]
+    return min(1.0, max(0.0, (last - epoch) / (last - first)))
+
+
+def make_scheduler(optimizer, recipe, batches_per_epoch):
+    """The recipe's schedule, stepped after every batch."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(recipe, step / batches_per_epoch))
+
+
+def make_train_loader(images, labels, recipe, device, seed):
+    """The recipe's training data: shuffled, augmented as the recipe says, drawn from a generator seeded by `seed`."""
+    return TensorLoader(images, labels, recipe["batch_size"], device, shuffle=True, rotate=recipe["rotate"],
+                        translate=recipe["translate"], scale=recipe["scale"], brightness=recipe["brightness"],
+                        contrast=recipe["contrast"], seed=seed)
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights and BatchNorm statistics, updated after
+    every step; when the recipe asks for one (`ema`: the decay per step), it is the net that is tested
+    and saved. One foreach call per step: on a GPU a kernel per tensor would cost more than the net."""
+
+    def __init__(self, model, decay):
+        self.model, self.decay = copy.deepcopy(model), decay
+        pairs = list(zip(self.model.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values()))
+        self.floats = ([m for m, _ in pairs if m.is_floating_point()], [t for _, t in pairs if t.is_floating_point()])
+        self.counts = ([m for m, _ in pairs if not m.is_floating_point()],
+                       [t for _, t in pairs if not t.is_floating_point()])
+
+    @torch.no_grad()
+    def update(self):
+        """Move the average towards the weights it was made from (tensors it holds since __init__)."""
+        if self.floats[0]:  # foreach calls refuse empty lists
+            torch._foreach_lerp_(*self.floats, 1 - self.decay)
+        if self.counts[0]:
+            torch._foreach_copy_(*self.counts)
+
+
+def forward_backward(model, x, y, label_smoothing):
+    """Loss and output of one batch, its gradients left in the parameters' .grad."""
+    output = model(x)
+    # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
+    # the NLL loss, with label smoothing when the recipe asks for it. (The test pass uses nll_loss;
+    # changing this one to it would change the last bits of every committed run.)
+    loss = F.cross_entropy(output, y, label_smoothing=label_smoothing)
+    loss.backward()
+    return loss, output
+
+
+class GraphedStep:
+    """On CUDA, the forward and backward pass of a full batch, captured once as a CUDA graph and then
+    replayed: one launch a batch in place of some fifty, whose launching, not the GPU's work, was what
+    a batch cost (docs/speed.md). The same kernels on the same data: the numbers are those of the eager
+    step. The first WARMUP batches run eagerly (they ready cuDNN and the allocator, as capturing needs);
+    the capture is of the first full batch after them, and a batch of another size (an epoch's last)
+    runs eagerly. Every pass, eager or captured, runs on the step's own stream, as autograd wants of
+    the nodes that the graph keeps. A net that cannot be captured (one that reads a number back in its
+    forward pass, say) trains eagerly."""
+
+    WARMUP = 3
+
+    def __init__(self, model, batch_size, label_smoothing=0.0):
+        self.model, self.batch_size, self.label_smoothing = model, batch_size, label_smoothing
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.stream = torch.cuda.Stream()
+        self.graph, self.warmed, self.capturable = None, 0, True
+
+    def __call__(self, x, y):
+        if self.graph is None and self.capturable and self.warmed >= self.WARMUP and len(x) == self.batch_size:
+            self.capture(x, y)
+        if self.graph is not None and x.shape == self.x.shape:
+            self.x.copy_(x)
+            self.y.copy_(y)
+            self.graph.replay()
+            for p, grad in zip(self.params, self.grads):  # an eager batch since may have rebound them
+                p.grad = grad
+            return self.loss, self.output
+        for p in self.params:
+            p.grad = None
+        self.warmed += 1
+        self.stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(self.stream):
+            result = forward_backward(self.model, x, y, self.label_smoothing)
+        torch.cuda.current_stream().wait_stream(self.stream)
+        return result
+
+    def capture(self, x, y):
+        """Record the step on static tensors (recording runs nothing: the caller replays it). Gradients
+        are unset before, so the graph writes them afresh each replay instead of adding to them."""
+        self.x, self.y = x.clone(), y.clone()
+        for p in self.params:
+            p.grad = None
+        self.graph = torch.cuda.CUDAGraph()
+        self.stream.wait_stream(torch.cuda.current_stream())
+        try:
+            with torch.cuda.graph(self.graph, stream=self.stream):
+                self.loss, self.output = forward_backward(self.model, self.x, self.y, self.label_smoothing)
+        except RuntimeError as err:
+            self.graph, self.capturable = None, False
+            for p in self.params:
+                p.grad = None
+            print(f"The training step cannot be captured as a CUDA graph ({str(err).strip().splitlines()[0]}); "
+                  f"it runs eagerly.")
+            return
+        self.grads = [p.grad for p in self.params]
+
+
+def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True,
+                average=None, step=None):
+    """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
+    weight average, if any) after each batch; returns mean loss and accuracy (%). `step`, a GraphedStep
+    of this model on CUDA, does each batch's forward and backward pass in place of the eager code."""
+    model.train()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    total = min(len(loader), max_batches or len(loader))
+    bar = tqdm(itertools.islice(loader, total), total=total, disable=not progress)
+    for batch_id, (x, y) in enumerate(bar):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
+        if step is None:
+            optimizer.zero_grad(set_to_none=True)
+            loss, output = forward_backward(model, x, y, label_smoothing)
+        else:
+            loss, output = step(x, y)
+        optimizer.step()
+        scheduler.step()
+        if average is not None:
+            average.update()
+        loss_sum += loss.detach() * len(y)
+        correct += (output.argmax(1) == y).sum()
+        seen += len(y)
+        # Reading numbers back waits for the device, so only every PROGRESS_EVERY batches;
+        # a loss gone NaN or infinite shows in the running sum and stops the run there.
+        if batch_id + 1 == total or batch_id % PROGRESS_EVERY == 0:
+            if not torch.isfinite(loss_sum):
+                bar.close()
+                raise TrainingError(f"the loss became {loss.item()} by batch {batch_id}")
+            bar.set_description(f"Loss={loss.item():.4f} Batch_id={batch_id} "
+                                f"Accuracy={100.0 * correct.item() / seen:.2f}")
+    return {"train_loss": loss_sum.item() / seen, "train_accuracy": 100.0 * correct.item() / seen}
+
+
+@torch.inference_mode()
+def test(model, loader, max_batches=None):
+    """Loss, correct count and predictions over the test loader (the whole set unless max_batches).
+
+    Sums stay on the device until the end: one wait for the device per test pass, not one per batch."""
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum, labels, predictions = torch.zeros((), dtype=torch.float64, device=device), [], []
+    for x, y in itertools.islice(loader, max_batches):
+        x, y = x.to(device), y.to(device)
+        output = model(x)
+        loss_sum += F.nll_loss(output, y, reduction="sum")
+        predictions.append(output.argmax(1))
+        labels.append(y)
+    predictions = torch.cat(predictions)
+    correct = int((predictions == torch.cat(labels)).sum())
+    total = len(predictions)
+    return {"test_loss": loss_sum.item() / total, "test_correct": correct, "test_total": total,
+            "test_accuracy": 100.0 * correct / total, "predictions": predictions.cpu()}
+
+
+def test_line(result):
+    return (f"Test set: Average loss: {result['test_loss']:.4f}, Accuracy: {result['test_correct']}/"
+            f"{result['test_total']} ({result['test_accuracy']:.2f}%)")
+
+
+class Training:
+    """One seed of one recipe, set up: the net (built after seeding, so the seed fixes its initial
+    weights), its optimizer, schedule, weight average, training step and loaders. `state_dict` is all a
+    checkpoint needs to go on exactly where the run stopped."""
+
+    def __init__(self, net, recipe, data, seed, options=Options(), loaders=None):
+        self.recipe, self.seed, self.options = complete(recipe), seed, options
+        device = options.device
+        torch.manual_seed(seed)
+        model = net if isinstance(net, nn.Module) else net()
+        if self.recipe["bn_momentum"] is not None:
+            for module in model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.momentum = self.recipe["bn_momentum"]
+        self.model = model.to(device)
+        self.params = count_params(model)
+        # loaders: any (train, test) loaders of (x, y) batches in place of the recipe's (bench.py's classic
+        # DataLoader pipeline); the data's tensors then go unused.
+        if loaders is None:
+            (train_x, train_y), (test_x, test_y) = data
+            loaders = (make_train_loader(train_x, train_y, self.recipe, device, seed),
+                       TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
+        self.train_loader, self.test_loader = loaders
+        self.optimizer = make_optimizer(model, self.recipe)
+        self.scheduler = make_scheduler(self.optimizer, self.recipe, len(self.train_loader))
+        self.average = WeightAverage(model, self.recipe["ema"]) if self.recipe["ema"] else None
+        self.tested = self.average.model if self.average else model  # the net tested and saved
+        use_graph = device.type == "cuda" and options.cuda_graph
+        self.step = GraphedStep(model, self.recipe["batch_size"], self.recipe["label_smoothing"]) if use_graph else None
+        self.epochs = 1 if options.dry_run else self.recipe["epochs"]
+        self.max_batches = DRY_RUN_BATCHES if options.dry_run else None
+        self.metrics, self.predictions = [], None
+        self.target_met, self.verdict = None, None  # set by fit when the epochs are done
+
+    def train_epoch(self, epoch):
+        """Train epoch `epoch` (1, 2, ...): its augmentation strength, then a pass over the training data."""
+        self.train_loader.strength = augment_strength(self.recipe, epoch)
+        return train_epoch(self.model, self.train_loader, self.optimizer, self.scheduler,
+                           self.recipe["label_smoothing"], self.max_batches, self.options.progress, self.average,
+                           self.step)
+
+    def run_epoch(self):
+        """Train one epoch and test the tested net; append and return its row of metrics."""
+        epoch = len(self.metrics) + 1
+        lr = self.optimizer.param_groups[0]["lr"]
+        began = time.perf_counter()
+        row = self.train_epoch(epoch)
+        result = test(self.tested, self.test_loader, self.max_batches)
+        self.predictions = result.pop("predictions")
+        self.metrics.append({"epoch": epoch, **row, **result, "lr": lr,
+                             "seconds": round(time.perf_counter() - began, 2)})
+        return self.metrics[-1]
+
+    def weights(self):
+        """The tested net's weights, as plain data."""
+        return self.tested.state_dict()
+
+    def state_dict(self):
+        training = {"train_state": self.model.state_dict()} if self.average else {}  # the weights being averaged
+        rng = {"torch": torch.get_rng_state(), "data": self.train_loader.generator.get_state()}
+        if self.options.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state()
+        return {"model_state": self.weights(), **training, "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "rng": rng, "metrics": self.metrics}
+
+    def load_state_dict(self, state):
+        self.model.load_state_dict(state.get("train_state", state["model_state"]))
+        self.tested.load_state_dict(state["model_state"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.train_loader.generator.set_state(state["rng"]["data"])
+        if self.options.device.type == "cuda" and "cuda" in state["rng"]:
+            torch.cuda.set_rng_state(state["rng"]["cuda"])
+        self.metrics = list(state["metrics"])
+
+    def judge(self):
+        """(met, verdict line) of the epochs so far; (None, a line saying so) for a dry run."""
+        if self.options.dry_run:
+            return None, f"Dry run: {DRY_RUN_BATCHES} batches trained and tested; no verdict."
+        return target_met(self.params, self.metrics)
+
+
+def fit(net, recipe, data, seed=1, options=Options(), resume=None, after_epoch=None, loaders=None):
+    """Train `net` (a Net class, or any callable that builds one, or a built nn.Module) with `recipe` on
+    `data` ((train_x, train_y), (test_x, test_y), as data.load_mnist returns) and test it after every
+    epoch; print each epoch's test line and the verdict; return the Training, whose `metrics`,
+    `target_met` and `verdict` say how it went.
+
+    resume: a checkpoint's state (Training.state_dict) to go on from; after_epoch(training): called after
+    each epoch (train.py writes its checkpoints there); loaders: see Training."""
+    training = Training(net, recipe, data, seed, options, loaders)
+    if resume is not None:
+        training.load_state_dict(resume)
+    while len(training.metrics) < training.epochs:
+        print(f"EPOCH: {len(training.metrics) + 1}")
+        try:
+            print(test_line(training.run_epoch()))
+        except TrainingError as err:
+            raise TrainingError(f"epoch {len(training.metrics) + 1}: {err}") from None
+        if after_epoch is not None:
+            after_epoch(training)
+    if training.predictions is None:  # resumed after the last epoch: test once more for the predictions
+        training.predictions = test(training.tested, training.test_loader, training.max_batches)["predictions"]
+    training.target_met, training.verdict = training.judge()
+    print(training.verdict)
+    return training

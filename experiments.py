@@ -1,0 +1,88 @@
+"""The experiments: the model*.py files beside train.py, found by name, imported and checked before
+anything trains.
+
+A model file's contract (README, Adding an experiment): it imports, it defines `Net` and `RECIPE`,
+`RECIPE` uses only the recipe's keys (recipe.SCHEMA), and `Net()` maps a (2, 1, 28, 28) batch to
+(2, 10) log-probabilities. A file that breaks it is refused in one line that names the file.
+"""
+import importlib.util
+import re
+import traceback
+from pathlib import Path
+
+import torch
+
+from engine import UserError
+from recipe import RecipeError, complete
+
+HERE = Path(__file__).resolve().parent
+MODEL_NAME = re.compile(r"model\w*")  # model1, model4, model_wide: names, never paths
+
+
+class ModelFileError(UserError):
+    """A model file that breaks the contract."""
+
+
+def model_names():
+    """The experiments: the model*.py files beside train.py, by name (model10 after model9)."""
+    names = [path.stem for path in HERE.glob("model*.py") if MODEL_NAME.fullmatch(path.stem)]
+    return sorted(names, key=lambda name: [int(part) if part.isdigit() else part
+                                           for part in re.split(r"(\d+)", name)])
+
+
+def model_path(name):
+    return HERE / f"{name}.py"
+
+
+def import_model_file(name):
+    """Import the model file `name` from beside train.py; anything not listed is refused unimported, and
+    a file that fails to import is reported by its own file and line, not by a traceback through ours."""
+    names = model_names()
+    if name not in names:
+        raise UserError(f"unknown model {name!r}; valid models: {', '.join(names)}")
+    path = model_path(name)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as err:
+        raise ModelFileError(f"{path}, line {err.lineno}: {err.msg}") from None
+    except Exception as err:
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == str(path)]
+        where = f", line {frames[-1].lineno}" if frames else ""
+        raise ModelFileError(f"{path}{where}: importing it raised {type(err).__name__}: {err}") from None
+    return module
+
+
+def load_experiment(name):
+    """The model file `name`, imported and checked: returns (module, its complete recipe)."""
+    module = import_model_file(name)
+    path = model_path(name)
+    missing = [attr for attr in ("Net", "RECIPE") if not hasattr(module, attr)]
+    if missing:
+        raise ModelFileError(f"{path}: defines no {' and no '.join(missing)} (a model file needs both)")
+    if not isinstance(module.RECIPE, dict):
+        raise ModelFileError(f"{path}: RECIPE is a {type(module.RECIPE).__name__}, not a dict")
+    try:
+        recipe = complete(module.RECIPE, source=f"{path}: RECIPE")
+    except RecipeError as err:
+        raise ModelFileError(str(err)) from None
+    check_net(module.Net, path)
+    return module, recipe
+
+
+def check_net(make_net, path):
+    """Net() must build and map a (2, 1, 28, 28) batch to (2, 10): found here, not mid-epoch."""
+    with torch.random.fork_rng():  # off the seeded stream: the run's initial weights stay the run's
+        try:
+            net = make_net().eval()
+            with torch.no_grad():
+                out = net(torch.zeros(2, 1, 28, 28))
+        except Exception as err:
+            raise ModelFileError(f"{path}: Net() fails on a (2, 1, 28, 28) batch "
+                                 f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''})"
+                                 ) from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelFileError(f"{path}: Net() maps a (2, 1, 28, 28) batch to {shape}, not (2, 10) "
+                             f"(one log-probability per digit)")

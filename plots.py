@@ -1,0 +1,176 @@
+"""The pictures: of a run (its curves, its mistakes, its confusion matrix), of a seed sweep (every seed
+on one chart) and of the frontier (the chance of holding the target against the parameter count).
+
+train.py saves a run's pictures beside its metrics; report.py draws the README's and docs' pictures
+from results/. matplotlib is imported only when a picture is drawn.
+"""
+import statistics
+from pathlib import Path
+
+from verdict import LAST_EPOCHS, TARGET, accuracy_holds
+
+REFERENCE_PARAMS = 6136  # the write-up this project grew from
+PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
+FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
+FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
+PICTURES = ("curves.png", "misclassified.png", "confusion.png")
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")  # files only: never open a window, work without a display
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def confusion_matrix(labels, predictions, classes=10):
+    """counts[true][predicted] as nested lists."""
+    counts = [[0] * classes for _ in range(classes)]
+    for true, predicted in zip(labels.tolist(), predictions.tolist()):
+        counts[true][predicted] += 1
+    return counts
+
+
+def plot_curves(record, path):
+    plt = _pyplot()
+    epochs = [m["epoch"] for m in record["epochs"]]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for split in ("train", "test"):
+        loss_ax.plot(epochs, [m[f"{split}_loss"] for m in record["epochs"]], marker=".", label=split)
+        acc_ax.plot(epochs, [m[f"{split}_accuracy"] for m in record["epochs"]], marker=".", label=split)
+    acc_ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1,
+                   label=f"target {TARGET:.2f}%")
+    acc_ax.set_ylim(max(95.0, min(m["test_accuracy"] for m in record["epochs"]) - 0.5), 100)
+    loss_ax.set(title="loss", xlabel="epoch", yscale="log")
+    acc_ax.set(title="accuracy (%)", xlabel="epoch")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{record['model']}, seed {record['seed']}, {record['params']:,} params")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_misclassified(images, labels, predictions, path, limit=40):
+    plt = _pyplot()
+    wrong = (predictions != labels).nonzero().flatten()[:limit].tolist()
+    cols = 10
+    rows = max(1, -(-len(wrong) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        ax.imshow(images[i].cpu().numpy(), cmap="gray_r")
+        ax.set_title(f"{labels[i].item()}→{predictions[i].item()}", fontsize=8)
+    fig.suptitle(f"{int((predictions != labels).sum())} misclassified test digits "
+                 f"(first {len(wrong)}; true→predicted)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_confusion(counts, path):
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    off_diagonal = [[0 if i == j else c for j, c in enumerate(row)] for i, row in enumerate(counts)]
+    ax.imshow(off_diagonal, cmap="Reds")
+    for i, row in enumerate(counts):
+        for j, c in enumerate(row):
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=6 if i == j else 7)
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+           title="confusion matrix (errors shaded)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def save_run_plots(record, images, labels, predictions, run_dir):
+    run_dir = Path(run_dir)
+    plot_curves(record, run_dir / "curves.png")
+    plot_misclassified(images, labels, predictions, run_dir / "misclassified.png")
+    plot_confusion(confusion_matrix(labels, predictions), run_dir / "confusion.png")
+
+
+def plot_seeds(model, records, path):
+    """Every seed's test accuracy per epoch on one chart: the last-5 window shaded, the 99.40% line drawn."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    epochs = len(records[0]["epochs"])
+    ax.axvspan(epochs - LAST_EPOCHS + 0.5, epochs + 0.5, color="gold", alpha=0.25,
+               label=f"last {LAST_EPOCHS} epochs")
+    for r in records:
+        ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
+                linewidth=1, label=f"seed {r['seed']}{'' if r['target_met'] else ' (missed)'}")
+    ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"{TARGET:.2f}%")
+    low = min(min(m["test_accuracy"] for m in r["epochs"][2:]) for r in records)
+    ax.set(ylim=(max(98.0, low - 0.1), 99.8), xlim=(2.5, epochs + 0.5), xlabel="epoch",
+           ylabel="test accuracy (%)", xticks=range(3, epochs + 1))
+    met = sum(r["target_met"] for r in records)
+    ax.set_title(f"{model}, {records[0]['params']:,} params: target met on {met}/{len(records)} seeds", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_frontier(trials, sweeps, path):
+    """The frontier in two panels over one parameter axis. Above, the headline: the share of each
+    fresh-seed sweep's seeds that held the target, K/N written beside it. Below, the lowest of the
+    last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its mean as a
+    marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are hollow and off
+    the lines."""
+    plt = _pyplot()
+    fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
+    nets = sorted(sweeps.items(), key=lambda item: item[0][1])
+    params = [p for (_, p), _ in nets]
+    held = [100 * sum(map(accuracy_holds, lowest.values())) / len(lowest) for _, lowest in nets]
+    means = [statistics.fmean(lowest.values()) for _, lowest in nets]
+    full = [len(lowest) >= FULL_SWEEP for _, lowest in nets]
+
+    def draw(panel, values, **label):
+        """The full sweeps as a line of diamonds, the short ones as hollow diamonds."""
+        panel.plot([x for x, f in zip(params, full) if f], [v for v, f in zip(values, full) if f], color="tab:red",
+                   marker="D", markersize=6, linewidth=1, zorder=4, **label)
+        panel.scatter([x for x, f in zip(params, full) if not f], [v for v, f in zip(values, full) if not f],
+                      marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
+    draw(chance, held)
+    for x, y, (_, lowest) in zip(params, held, nets):
+        met = sum(map(accuracy_holds, lowest.values()))
+        chance.annotate(f"{met}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center",
+                        fontsize=8, color="tab:red")
+    chance.axhline(90, color="grey", linestyle="--", linewidth=1)
+    chance.annotate("9 of 10: model4's bar", (0.01, 90), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                    textcoords="offset points", fontsize=7, color="grey")
+    chance.set(ylim=(-5, 115), ylabel="fresh seeds that held (%)",
+               title=f"How few parameters hold {TARGET:.2f}% on each of the last {LAST_EPOCHS} epochs")
+    chance.title.set_fontsize(10)
+
+    ax.scatter([r["params"] for r in trials], [r["min_last"] for r in trials], s=10, color="grey", alpha=0.3,
+               label="tuning trials, CPU and GPU (a dot per seed)")
+    for (_, x), lowest in nets:
+        ax.scatter([x] * len(lowest), list(lowest.values()), s=14, color="tab:red", alpha=0.45, zorder=3)
+    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP})")
+    ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1)
+    shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]
+    low = max(min(shown), FRONTIER_FLOOR) - 0.03
+    ax.set_ylim(low, max(shown) + 0.05)
+    below = sum(v < low for v in shown)
+    if below:
+        ax.annotate(f"{below} below {low:.2f}, not shown", (0.01, 0.01), xycoords="axes fraction", fontsize=7,
+                    color="grey")
+    for x, text in ((REFERENCE_PARAMS, f"reference: {REFERENCE_PARAMS:,}, one run"),
+                    (PUBLIC_SINGLE_RUN, f"public claim: {PUBLIC_SINGLE_RUN:,}, one run")):
+        for panel in (chance, ax):
+            panel.axvline(x, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(text, (x, ax.get_ylim()[1]), textcoords="offset points", xytext=(3, -3), fontsize=7,
+                    color="grey", rotation=90, va="top")
+    ax.set(xlabel="parameters", ylabel=f"lowest of the last {LAST_EPOCHS} epochs (%)")
+    for panel in (chance, ax):
+        panel.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+

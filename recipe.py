@@ -1,0 +1,93 @@
+"""The recipe: every key a model file's RECIPE (or a flag) may set, its default and what it means.
+
+One schema for training, the trials, the benchmark and the report. A recipe names only what it
+changes; `complete` fills in the rest and refuses a key the schema does not know, so that a typo
+("anneal_ends") stops the run before it trains instead of being silently ignored.
+
+    from recipe import complete, describe
+    recipe = complete({"epochs": 15, "lr": 0.1, "schedule": "cosine", "warmup": 2})
+"""
+
+# key -> (default, what it means). The order is the order `complete` writes them in.
+SCHEMA = {
+    "epochs": (15, "epochs of training"),
+    "batch_size": (128, "images per training batch"),
+    "lr": (0.01, "the peak learning rate of SGD"),
+    "momentum": (0.9, "SGD momentum (0: plain SGD)"),
+    "weight_decay": (0.0, "SGD weight decay (L2), on every parameter"),
+    "schedule": ("constant", "how the rate moves, stepped after every batch: constant, multistep, cosine "
+                             "or piecewise"),
+    "milestones": ([], "multistep: the epochs after which the rate is multiplied by gamma"),
+    "gamma": (0.1, "multistep: the factor at each milestone"),
+    "warmup": (0, "cosine: epochs of linear warm-up from lr/25 (at most half the run)"),
+    "anneal_end": (None, "cosine: the epoch by whose end the cosine reaches floor (None: the last epoch)"),
+    "floor": (0.0, "cosine: the rate after anneal_end, as a fraction of lr"),
+    "points": ([], "piecewise: [[epoch, fraction of lr], ...], linear between them, epochs rising from 0"),
+    "ema": (None, "decay per batch of a moving average of the weights, which is then the net tested and "
+                  "saved (None: the trained weights themselves)"),
+    "label_smoothing": (0.0, "label smoothing of the training loss"),
+    "bn_momentum": (None, "momentum of every BatchNorm's running statistics (None: the net's own)"),
+    "rotate": (0.0, "augmentation: rotate each image by up to +- this many degrees"),
+    "translate": (0.0, "augmentation: shift each image by up to +- this fraction of its size"),
+    "scale": (0.0, "augmentation: zoom each image by 1 +- this"),
+    "brightness": (0.0, "augmentation: add up to +- this to each image's pixels (0-1 scale)"),
+    "contrast": (0.0, "augmentation: multiply each image's pixels by 1 +- this"),
+    "augment_fade": (None, "[first, last]: the augmentation fades linearly from full before epoch first "
+                           "to none from epoch last on (None: full throughout)"),
+}
+SCHEDULES = ("constant", "multistep", "cosine", "piecewise")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot train: an unknown key, or a value of the wrong kind."""
+
+
+def complete(recipe, source="the recipe"):
+    """`recipe` with every key the schema knows, defaults filled in; RecipeError (naming `source`) for a
+    key it does not know or a schedule it cannot run."""
+    unknown = [key for key in recipe if key not in SCHEMA]
+    if unknown:
+        raise RecipeError(f"{source}: unknown key {', '.join(map(repr, unknown))}; valid keys: "
+                          f"{', '.join(SCHEMA)}")
+    full = {key: recipe.get(key, default) for key, (default, _) in SCHEMA.items()}
+    if full["schedule"] not in SCHEDULES:
+        raise RecipeError(f"{source}: unknown schedule {full['schedule']!r}; valid: {', '.join(SCHEDULES)}")
+    if full["schedule"] == "piecewise" and (len(full["points"]) < 2 or full["points"][0][0] != 0):
+        raise RecipeError(f"{source}: a piecewise schedule needs points [[0, f0], [epoch, f1], ...]")
+    if full["augment_fade"] is not None and not full["augment_fade"][0] < full["augment_fade"][1]:
+        raise RecipeError(f"{source}: augment_fade is [first, last] with first < last")
+    return full
+
+
+def help_text():
+    """Every key, its default and its meaning: for `train.py --recipe-help`."""
+    return "\n".join(f"{key:<16} default {default!r:<10} {meaning}" for key, (default, meaning) in SCHEMA.items())
+
+
+def describe(recipe):
+    """One line a reader can take in: schedule, rate, batch, regularization, augmentation."""
+    r = complete(recipe)
+    if r["schedule"] == "multistep":
+        schedule = f"steps after {','.join(map(str, r['milestones']))}"
+    elif r["schedule"] == "cosine" and r["warmup"]:
+        end = f" by epoch {r['anneal_end']}" if r["anneal_end"] is not None else ""
+        schedule = f"one-cycle ({r['warmup']} warm-up, cosine to {r['floor']:g}{end})"
+    elif r["schedule"] == "piecewise":
+        schedule = "piecewise " + " ".join(f"{f:g}@{e:g}" for e, f in r["points"])
+    else:
+        schedule = r["schedule"]
+    parts = [schedule, f"lr {r['lr']}", f"batch {r['batch_size']}", f"weight decay {r['weight_decay']:g}"]
+    if r["momentum"] != SCHEMA["momentum"][0]:
+        parts.append(f"momentum {r['momentum']:g}")
+    if r["label_smoothing"]:
+        parts.append(f"smoothing {r['label_smoothing']}")
+    if r["ema"]:
+        parts.append(f"weight average {r['ema']}")
+    if r["bn_momentum"] is not None:
+        parts.append(f"BatchNorm momentum {r['bn_momentum']:g}")
+    augment = f"rotate {r['rotate']:g}°, shift {r['translate']:g}"
+    augment += f", zoom {r['scale']:g}" if r["scale"] else ""
+    augment += f", brightness {r['brightness']:g}, contrast {r['contrast']:g}" if r["brightness"] or r["contrast"] \
+        else ""
+    augment += " fading out over epochs {}–{}".format(*r["augment_fade"]) if r["augment_fade"] else ""
+    return "; ".join(parts + [augment])

@@ -1,0 +1,221 @@
+"""A run's records: atomic files, checkpoints read as data, provenance, sweep summaries, and whether a
+saved run may be reused by a sweep.
+
+Every record says where it came from (`provenance`): the model file's and the training code's hashes,
+the git commit, torch, the device and, on a CPU, its type, and the thread count. The same seed gives
+the same numbers only when all of these are the same, so a sweep reuses a saved run only then.
+"""
+import functools
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+from pathlib import Path
+
+import torch
+
+from engine import UserError
+from recipe import complete
+from verdict import LAST_EPOCHS, min_last
+
+HERE = Path(__file__).resolve().parent
+# The files whose code decides a run's numbers, beside the model file.
+TRAINING_CODE = ("engine.py", "data.py", "recipe.py")
+
+
+class CheckpointError(UserError):
+    """A checkpoint that cannot be used: unreadable, finished, or written for another model."""
+
+
+def write_atomic(path, write):
+    """write(temporary path), then os.replace: a crash mid-write leaves the old file whole."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_atomic(obj, path):
+    write_atomic(path, lambda tmp: torch.save(obj, tmp))
+
+
+def write_json(obj, path):
+    write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2) + "\n"))
+
+
+def load_checkpoint(path, model_name=None):
+    """Read a file written by train.py (weights only: a checkpoint is data, never code)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except Exception as err:  # torch's own text would suggest weights_only=False: never for a file we are handed
+        raise CheckpointError(f"{path}: not a readable checkpoint written by train.py "
+                              f"({type(err).__name__})") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "model_state" not in ckpt:
+        raise CheckpointError(f"{path}: not a checkpoint written by train.py (no model name and weights)")
+    if model_name and ckpt["model"] != model_name:
+        raise CheckpointError(f"{path} holds {ckpt['model']} weights, not {model_name}")
+    return ckpt
+
+
+def sha256(*paths):
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def git_state():
+    """(commit, dirty) of the git checkout holding the code; (None, None) outside one or without git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=HERE, capture_output=True, text=True,
+                                timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if commit.returncode or status.returncode:
+        return None, None
+    return commit.stdout.strip(), bool(status.stdout.strip())
+
+
+@functools.cache
+def cpu_model():
+    """The CPU's model as the OS tells it: name, family and model ('AMD EPYC, family 25, model 17'). Two
+    CPUs sold under one name (a Zen 3 and a Zen 4 'AMD EPYC') differ in family or model."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return platform.processor() or platform.machine()
+    return f"{fields.get('model name', platform.machine())}, family {fields.get('cpu family', '?')}, " \
+           f"model {fields.get('model', '?')}"
+
+
+@functools.cache
+def device_name(device):
+    """The GPU's or CPU's model, not just its type: runs on other hardware give other numbers."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
+@functools.cache
+def code_sha256():
+    """The hash of the training code, read once: the code this process runs, even if the files change."""
+    return sha256(*(HERE / name for name in TRAINING_CODE))
+
+
+def provenance(model_file, device):
+    """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. A net without a
+    model file (search.py's) has no file hash. cpu_capability: the vector instructions torch's CPU
+    kernels use (AVX2, AVX512, ...), which change a CPU run's last bits."""
+    commit, dirty = git_state()
+    return {"model_sha256": sha256(model_file) if model_file else None, "code_sha256": code_sha256(),
+            "git_commit": commit, "git_dirty": dirty, "torch": str(torch.__version__),  # plain str: weights_only
+            "device": device.type, "device_name": device_name(device),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
+
+
+# What a saved run must share with the one asked for to be reused (beside its seed and recipe), and
+# what the console says when it does not.
+SAME_EXPERIMENT = (("model_sha256", "the model file changed"),
+                   ("code_sha256", f"the training code ({', '.join(TRAINING_CODE)}) changed"),
+                   ("torch", "torch changed"), ("device", "the device changed"),
+                   ("device_name", "the device changed"), ("cpu_capability", "the CPU's vector instructions changed"),
+                   ("threads", "the thread count changed"))
+
+
+def saved_run_differs(saved, recipe, seed, expected):
+    """Why a saved run (metrics.json or checkpoint.pt) is not the experiment asked for; None if it is."""
+    if saved.get("dry_run"):
+        return "it was a dry run"
+    if "provenance" not in saved:
+        return "it records no provenance (written by an older train.py)"
+    if saved.get("seed") != seed or complete(saved.get("recipe", {})) != complete(recipe):
+        return "its recipe differs"
+    for key, what in SAME_EXPERIMENT:
+        old, new = saved["provenance"].get(key), expected[key]
+        if old != new:
+            return f"{what} (sha256 {(old or '')[:12]}, now {new[:12]})" if key.endswith("sha256") else \
+                f"{what} ({old}, now {new})"
+    return None
+
+
+def read_saved_run(run_dir, name, recipe, seed, expected):
+    """What a sweep finds in a seed's folder: ("finished", metrics) for a finished run of the same
+    experiment, ("broken", checkpoint) for one it can continue, or (None, why the rest must train
+    again; None where nothing was there)."""
+    metrics_path, checkpoint_path = Path(run_dir) / "metrics.json", Path(run_dir) / "checkpoint.pt"
+    try:
+        saved = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    except (OSError, ValueError):
+        saved = {}
+    if "target_met" in saved:
+        why = saved_run_differs(saved, recipe, seed, expected)
+        return ("finished", saved) if why is None else (None, why)
+    if not checkpoint_path.is_file():
+        return None, None
+    try:
+        checkpoint = load_checkpoint(checkpoint_path, name)
+    except CheckpointError as err:
+        return None, str(err)
+    why = saved_run_differs(checkpoint, recipe, seed, expected)
+    return ("broken", checkpoint) if why is None else (None, why)
+
+
+def describe_commit(commit, dirty):
+    """'1a2b3c4d5e6f', '1a2b3c4d5e6f+dirty' (uncommitted changes), or 'none' (not a git checkout)."""
+    return f"{commit[:12]}{'+dirty' if dirty else ''}" if commit else "none"
+
+
+def summary_of(name, records):
+    """K/N met, mean +- std of the best and of the lowest of the last epochs, the worst seed, a row per seed."""
+    rows = [{"seed": r["seed"], "best": max(m["test_accuracy"] for m in r["epochs"]),
+             "min_last": min_last(r["epochs"]), "target_met": r["target_met"],
+             "seconds": round(sum(m["seconds"] for m in r["epochs"]), 1),
+             "git_commit": r["provenance"]["git_commit"], "git_dirty": r["provenance"]["git_dirty"]}
+            for r in records]
+    stats = {}
+    for key in ("best", "min_last"):
+        values = [row[key] for row in rows]
+        stats[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    worst = min(rows, key=lambda row: row["min_last"])
+    # A sweep's runs share all of this (SAME_EXPERIMENT); only the commit may differ from seed to seed.
+    where = {k: v for k, v in records[0]["provenance"].items() if k not in ("git_commit", "git_dirty")}
+    return {"model": name, "params": records[0]["params"], "recipe": records[0]["recipe"], "provenance": where,
+            "seeds": rows, "best": stats["best"], "min_last": stats["min_last"], "worst_seed": worst["seed"],
+            "target_met": sum(row["target_met"] for row in rows), "runs": len(rows)}
+
+
+def summary_lines(summary):
+    """The console's sweep table: a row per seed, mean and std, K/N, the worst seed, where it ran."""
+    rows, best, low, where = summary["seeds"], summary["best"], summary["min_last"], summary["provenance"]
+    worst = next(row for row in rows if row["seed"] == summary["worst_seed"])
+    lines = [f"\n{summary['model']}: {len(rows)} seeds",
+             f"{'seed':>6} {'best %':>8} {f'min last {LAST_EPOCHS} %':>14} {'target':>7} {'seconds':>8}"]
+    lines += [f"{row['seed']:>6} {row['best']:>8.2f} {row['min_last']:>14.2f} "
+              f"{'met' if row['target_met'] else 'MISSED':>7} {row['seconds']:>8.1f}" for row in rows]
+    commits = sorted({describe_commit(row["git_commit"], row["git_dirty"]) for row in rows})
+    model_hash = (where["model_sha256"] or "none")[:12]
+    lines += [f"{'mean':>6} {best['mean']:>8.2f} {low['mean']:>14.2f}",
+              f"{'std':>6} {best['std']:>8.2f} {low['std']:>14.2f}",
+              f"target met on {summary['target_met']}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
+              f"{low['mean']:.3f} +- {low['std']:.3f}, worst seed {worst['seed']} ({worst['min_last']:.2f})",
+              f"{where['device']} ({where['device_name']}), {where['threads']} threads, torch {where['torch']}; "
+              f"{summary['model']}.py sha256 {model_hash}; commit {', '.join(commits)}"]
+    return lines
+
+
+def load_trials(path):
+    """search.py's results, one dict per run; none if the file is absent."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

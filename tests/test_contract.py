@@ -1,0 +1,118 @@
+"""The contracts a user meets first: a model file is checked before anything trains, a recipe knows
+its keys, and the command line refuses what it would otherwise ignore."""
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import engine
+import records
+import train
+from conftest import ROOT
+from recipe import SCHEMA, RecipeError, complete
+from test_train import CODE
+
+GOOD = (ROOT / "model4.py").read_text()
+BROKEN_FILES = {
+    "misspelled key": (GOOD.replace('"anneal_end": 10', '"anneal_ends": 10'),
+                       "model5.py: RECIPE: unknown key 'anneal_ends'; valid keys: epochs, batch_size"),
+    "nine classes": (GOOD.replace("nn.Conv2d(12, 10, 1, bias=False)", "nn.Conv2d(12, 9, 1, bias=False)"),
+                     "model5.py: Net() maps a (2, 1, 28, 28) batch to (2, 9), not (2, 10)"),
+    "syntax error": (GOOD.replace("class Net(nn.Module):", "class Net(nn.Module)"), "model5.py, line "),
+    "no recipe": (GOOD.split("RECIPE = ")[0], "model5.py: defines no RECIPE (a model file needs both)"),
+    "import fails": ("import torch\nimport notapackage\n", "model5.py, line 2: importing it raised "
+                                                           "ModuleNotFoundError"),
+    "net that fails": (GOOD.replace("x = F.adaptive_avg_pool2d(self.features(x), 1)", "x = x.view(2, -1, 7)"),
+                       "model5.py: Net() fails on a (2, 1, 28, 28) batch (RuntimeError"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_FILES)
+def test_a_broken_model_file_is_refused_in_one_line_before_training(case, tmp_path, tiny_mnist):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name in CODE:
+        (repo / name).write_text((ROOT / name).read_text())
+    text, message = BROKEN_FILES[case]
+    (repo / "model5.py").write_text(text)
+    result = subprocess.run([sys.executable, "train.py", "--model", "model5", "--data-dir", str(tiny_mnist),
+                             "--device", "cpu", "--no-download"], cwd=repo, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"error: {repo / 'model5.py'}") and message in result.stderr, result.stderr
+    assert "EPOCH" not in result.stdout and not (repo / "runs").exists()
+
+
+def test_an_unknown_recipe_key_from_a_flag_is_refused_with_the_valid_ones(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse_args(["--model", "model4", "--set", "augment_fad=[7, 10]"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --set: 'augment_fad=[7, 10]': give KEY=VALUE with a recipe key; valid keys: epochs" in err
+
+
+def test_recipe_flags_reach_the_recipe(tiny_mnist, tmp_path, capsys):
+    code = train.main(["--model", "model4", "--set", "augment_fade=[1, 2]", "--set", "ema=null", "--lr", "0.05",
+                       "--data-dir", str(tiny_mnist), "--out", str(tmp_path), "--dry-run", "--device", "cpu",
+                       "--no-download"])
+    assert code == 0
+    saved = torch.load(tmp_path / "model4-seed1" / "checkpoint.pt", weights_only=True)["recipe"]
+    assert saved["augment_fade"] == [1, 2] and saved["ema"] is None and saved["lr"] == 0.05
+    assert saved["anneal_end"] == 10 and set(saved) == set(SCHEMA)
+
+
+def test_the_schema_refuses_unknown_keys_and_fills_defaults():
+    with pytest.raises(RecipeError, match="unknown key 'anneal_ends'; valid keys: epochs, batch_size"):
+        complete({"anneal_ends": 10})
+    with pytest.raises(RecipeError, match="unknown schedule 'linear'"):
+        complete({"schedule": "linear"})
+    assert complete({"lr": 0.2}) == {**{key: default for key, (default, _) in SCHEMA.items()}, "lr": 0.2}
+
+
+def test_help_shows_each_default_once_and_never_none():
+    text = train.build_parser().format_help()
+    assert "(default: None)" not in text and "(default: False)" not in text
+    for entry in text.split("\n  -")[1:]:
+        assert entry.count("default") <= 1, entry
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--model", "model3", "--seed", "1", "--seeds", "2,3"], "argument --seeds: not allowed with argument --seed"),
+    (["--eval", "model.pt", "--epochs", "3"], "--eval only tests saved weights; drop --epochs"),
+    (["--eval", "model.pt", "--seeds", "1-3"], "--eval only tests saved weights; drop --seeds"),
+    (["--resume", "checkpoint.pt", "--lr", "0.1"], "--resume continues the run as it was saved; drop --lr"),
+])
+def test_flags_that_would_be_ignored_are_refused(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.parse_args(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_recipe_help_lists_every_key(capsys):
+    assert train.main(["--recipe-help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"\n{key} " in f"\n{out}" for key in SCHEMA)
+
+
+def test_the_cpu_type_is_part_of_a_runs_identity():
+    where = records.provenance(ROOT / "model3.py", torch.device("cpu"))
+    assert where["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert "family" in where["device_name"] or where["device_name"]
+    saved = {"seed": 1, "recipe": {"lr": 0.1}, "provenance": {**where, "cpu_capability": "AVX2"}}
+    why = records.saved_run_differs(saved, {"lr": 0.1}, 1, {**where, "cpu_capability": "AVX512"})
+    assert why == "the CPU's vector instructions changed (AVX2, now AVX512)"
+    other_model = {**saved, "provenance": {**where, "device_name": "AMD EPYC, family 25, model 1"}}
+    assert records.saved_run_differs(other_model, {"lr": 0.1}, 1, where).startswith("the device changed")
+    assert records.saved_run_differs({**saved, "provenance": where}, {"lr": 0.1}, 1, where) is None
+
+
+def test_batchnorm_momentum_from_the_recipe(tiny_mnist):
+    from data import load_mnist
+    import model4
+    training = engine.Training(model4.Net, {**model4.RECIPE, "bn_momentum": 0.05},
+                               load_mnist(tiny_mnist, download=False), 1)
+    norms = [m for m in training.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == 0.05 for m in norms)
+    assert all(m.momentum == 0.05 for m in training.tested.modules() if isinstance(m, torch.nn.BatchNorm2d))

@@ -77,6 +77,24 @@ def count_params(model):
     return sum(p.numel() for p in model.parameters())
 
 
+def check_net(make_net, where="Net()"):
+    """A net must build and map a (2, 1, 28, 28) batch to (2, 10): found before training, not mid-epoch.
+    `make_net` builds it (a built nn.Module is used as it is, its mode kept)."""
+    with torch.random.fork_rng():  # off the seeded stream: the run's initial weights stay the run's
+        try:
+            net = make_net if isinstance(make_net, nn.Module) else make_net()
+            was_training = net.training
+            with torch.no_grad():
+                out = net.eval()(torch.zeros(2, 1, 28, 28, device=next(net.parameters(), torch.zeros(0)).device))
+            net.train(was_training)
+        except Exception as err:
+            detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise UserError(f"{where} fails on a (2, 1, 28, 28) batch ({type(err).__name__}: {detail})") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise UserError(f"{where} maps a (2, 1, 28, 28) batch to {shape}, not (2, 10) (one log-probability per digit)")
+
+
 def make_optimizer(model, recipe):
     return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
                            weight_decay=recipe["weight_decay"])
@@ -295,6 +313,7 @@ class Training:
         device = options.device
         torch.manual_seed(seed)
         model = net if isinstance(net, nn.Module) else net()
+        check_net(model)
         if self.recipe["bn_momentum"] is not None:
             for module in model.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):

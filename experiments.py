@@ -10,9 +10,7 @@ import re
 import traceback
 from pathlib import Path
 
-import torch
-
-from engine import UserError
+from engine import UserError, check_net
 from recipe import RecipeError, complete
 
 HERE = Path(__file__).resolve().parent
@@ -20,7 +18,7 @@ MODEL_NAME = re.compile(r"model\w*")  # model1, model4, model_wide: names, never
 
 
 class ModelFileError(UserError):
-    """A model file that breaks the contract."""
+    """A model file that breaks the contract (engine.check_net reports a Net that does)."""
 
 
 def model_names():
@@ -67,22 +65,5 @@ def load_experiment(name):
         recipe = complete(module.RECIPE, source=f"{path}: RECIPE")
     except RecipeError as err:
         raise ModelFileError(str(err)) from None
-    check_net(module.Net, path)
+    check_net(module.Net, f"{path}: Net()")
     return module, recipe
-
-
-def check_net(make_net, path):
-    """Net() must build and map a (2, 1, 28, 28) batch to (2, 10): found here, not mid-epoch."""
-    with torch.random.fork_rng():  # off the seeded stream: the run's initial weights stay the run's
-        try:
-            net = make_net().eval()
-            with torch.no_grad():
-                out = net(torch.zeros(2, 1, 28, 28))
-        except Exception as err:
-            raise ModelFileError(f"{path}: Net() fails on a (2, 1, 28, 28) batch "
-                                 f"({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''})"
-                                 ) from None
-    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ModelFileError(f"{path}: Net() maps a (2, 1, 28, 28) batch to {shape}, not (2, 10) "
-                             f"(one log-probability per digit)")

@@ -12,6 +12,10 @@ follow run at 12x12 and below, where parameters are cheap in time. A one-cycle s
 2 epochs, then half a cosine down to zero) ends the run at its best weights but still moves them in
 epochs 11-12; the net that is tested and saved is an exponential average of the weights (decay 0.999
 per batch, about 2 epochs of memory), which smooths those epochs into a plateau.
+
+Input: (N, 1, 28, 28) images normalized with MNIST's mean 0.1307 and std 0.3081; output: (N, 10)
+log-probabilities. In a notebook inside this repository, `fit(Net, RECIPE, load_mnist("./data"))`
+(from engine and data) trains it with this recipe and prints the verdict (notebook.ipynb).
 """
 import torch.nn as nn
 import torch.nn.functional as F

@@ -17,83 +17,94 @@ PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
 def _pyplot():
+    import sys
+
     import matplotlib
-    matplotlib.use("Agg")  # files only: never open a window, work without a display
+    if "matplotlib.pyplot" not in sys.modules:  # a notebook keeps its own (inline) backend
+        matplotlib.use("Agg")  # files only: never open a window, work without a display
     import matplotlib.pyplot as plt
     return plt
 
 
-def confusion_matrix(labels, predictions, classes=10):
-    """counts[true][predicted] as nested lists."""
-    counts = [[0] * classes for _ in range(classes)]
-    for true, predicted in zip(labels.tolist(), predictions.tolist()):
-        counts[true][predicted] += 1
-    return counts
-
-
-def plot_curves(record, path):
+def curves_figure(epochs, title):
+    """Loss and accuracy per epoch, train and test (epochs: train.py's metrics rows); returns the figure,
+    which a notebook shows inline."""
     plt = _pyplot()
-    epochs = [m["epoch"] for m in record["epochs"]]
+    numbers = [m["epoch"] for m in epochs]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     for split in ("train", "test"):
-        loss_ax.plot(epochs, [m[f"{split}_loss"] for m in record["epochs"]], marker=".", label=split)
-        acc_ax.plot(epochs, [m[f"{split}_accuracy"] for m in record["epochs"]], marker=".", label=split)
-    acc_ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1,
-                   label=f"target {TARGET:.2f}%")
-    acc_ax.set_ylim(max(95.0, min(m["test_accuracy"] for m in record["epochs"]) - 0.5), 100)
+        loss_ax.plot(numbers, [m[f"{split}_loss"] for m in epochs], marker=".", label=split)
+        acc_ax.plot(numbers, [m[f"{split}_accuracy"] for m in epochs], marker=".", label=split)
+    acc_ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"target {TARGET:.2f}%")
+    acc_ax.set_ylim(max(95.0, min(m["test_accuracy"] for m in epochs) - 0.5), 100)
     loss_ax.set(title="loss", xlabel="epoch", yscale="log")
     acc_ax.set(title="accuracy (%)", xlabel="epoch")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"{record['model']}, seed {record['seed']}, {record['params']:,} params")
+    fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(record, path):
+    fig = curves_figure(record["epochs"], f"{record['model']}, seed {record['seed']}, {record['params']:,} params")
     fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
-def plot_misclassified(images, labels, predictions, path, limit=40):
+def plot_misclassified(images, mistakes, path, limit=40):
+    """The first `limit` of a run's mistakes ([test index, true, predicted], as records.mistakes gives
+    them) drawn from the test images."""
     plt = _pyplot()
-    wrong = (predictions != labels).nonzero().flatten()[:limit].tolist()
+    shown = mistakes[:limit]
     cols = 10
-    rows = max(1, -(-len(wrong) // cols))
+    rows = max(1, -(-len(shown) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, i in zip(axes.flat, wrong):
+    for ax, (i, true, predicted) in zip(axes.flat, shown):
         ax.imshow(images[i].cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{labels[i].item()}→{predictions[i].item()}", fontsize=8)
-    fig.suptitle(f"{int((predictions != labels).sum())} misclassified test digits "
-                 f"(first {len(wrong)}; true→predicted)", fontsize=9)
+        ax.set_title(f"{true}→{predicted}", fontsize=8)
+    fig.suptitle(f"{len(mistakes)} misclassified test digits (first {len(shown)}; true→predicted)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
 def plot_confusion(counts, path):
+    """The counts, errors shaded; each number in black or white, whichever reads on its cell."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    fig, ax = plt.subplots(figsize=(5.6, 5.2))
     off_diagonal = [[0 if i == j else c for j, c in enumerate(row)] for i, row in enumerate(counts)]
-    ax.imshow(off_diagonal, cmap="Reds")
+    worst = max(max(row) for row in off_diagonal) or 1
+    ax.imshow(off_diagonal, cmap="Reds", vmin=0, vmax=worst)
     for i, row in enumerate(counts):
         for j, c in enumerate(row):
-            ax.text(j, i, str(c), ha="center", va="center", fontsize=6 if i == j else 7)
+            dark = i != j and c > 0.55 * worst  # "Reds" is dark from about half its range
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=9 if i == j else 11,
+                    color="white" if dark else "black", fontweight="normal" if i == j else "bold")
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
            title="confusion matrix (errors shaded)")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
-def save_run_plots(record, images, labels, predictions, run_dir):
+def save_run_plots(record, images, run_dir):
+    """A run's curves, its mistakes (drawn from the test images) and its confusion matrix, from its record."""
     run_dir = Path(run_dir)
     plot_curves(record, run_dir / "curves.png")
-    plot_misclassified(images, labels, predictions, run_dir / "misclassified.png")
-    plot_confusion(confusion_matrix(labels, predictions), run_dir / "confusion.png")
+    plot_misclassified(images, record["mistakes"], run_dir / "misclassified.png")
+    plot_confusion(record["confusion"], run_dir / "confusion.png")
 
 
-def plot_seeds(model, records, path):
-    """Every seed's test accuracy per epoch on one chart: the last-5 window shaded, the 99.40% line drawn."""
+SEEDS_YRANGE = (98.8, 99.8)  # one range for every seeds chart, so that charts compare at a glance
+
+
+def plot_seeds(title, records, path):
+    """Every seed's test accuracy per epoch on one chart: the last-5 window shaded, the 99.40% line drawn.
+    `title` names the net (model and parameters) and where it ran."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     epochs = len(records[0]["epochs"])
@@ -103,11 +114,10 @@ def plot_seeds(model, records, path):
         ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
                 linewidth=1, label=f"seed {r['seed']}{'' if r['target_met'] else ' (missed)'}")
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"{TARGET:.2f}%")
-    low = min(min(m["test_accuracy"] for m in r["epochs"][2:]) for r in records)
-    ax.set(ylim=(max(98.0, low - 0.1), 99.8), xlim=(2.5, epochs + 0.5), xlabel="epoch",
-           ylabel="test accuracy (%)", xticks=range(3, epochs + 1))
+    ax.set(ylim=SEEDS_YRANGE, xlim=(2.5, epochs + 0.5), xlabel="epoch", ylabel="test accuracy (%)",
+           xticks=range(3, epochs + 1))
     met = sum(r["target_met"] for r in records)
-    ax.set_title(f"{model}, {records[0]['params']:,} params: target met on {met}/{len(records)} seeds", fontsize=10)
+    ax.set_title(f"{title}: target met on {met}/{len(records)} seeds", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     fig.tight_layout()

@@ -170,6 +170,20 @@ def read_saved_run(run_dir, name, recipe, seed, expected):
     return ("broken", checkpoint) if why is None else (None, why)
 
 
+def confusion_matrix(labels, predictions, classes=10):
+    """counts[true][predicted] as nested lists."""
+    counts = [[0] * classes for _ in range(classes)]
+    for true, predicted in zip(labels.tolist(), predictions.tolist()):
+        counts[true][predicted] += 1
+    return counts
+
+
+def mistakes(labels, predictions):
+    """[test index, true, predicted] of every wrong prediction: enough to draw them again from MNIST."""
+    wrong = (predictions != labels).nonzero().flatten().tolist()
+    return [[i, int(labels[i]), int(predictions[i])] for i in wrong]
+
+
 def describe_commit(commit, dirty):
     """'1a2b3c4d5e6f', '1a2b3c4d5e6f+dirty' (uncommitted changes), or 'none' (not a git checkout)."""
     return f"{commit[:12]}{'+dirty' if dirty else ''}" if commit else "none"

@@ -240,7 +240,8 @@ def write_pictures(runs, pictures_dir, trials, assets):
         for params, group in nets:
             name = model + ("" if device == "cpu" else f"-{device}") + (f"-{params}" if len(nets) > 1 else "")
             if len(group) > 1:
-                plot_seeds(name, group, assets / f"{name}-seeds.png")
+                where = "CPU" if device == "cpu" else group[0]["provenance"]["device_name"]
+                plot_seeds(f"{model}, {params:,} params, {where}", group, assets / f"{name}-seeds.png")
     if trials:
         plot_frontier([r for r in trials if not is_fresh(r)], all_sweeps(runs, trials), assets / "frontier.png")
 

@@ -105,6 +105,8 @@ VARIANTS = {
     "p3932-settled-fade-b64": ("frontier", "8k,P,8p,8p,8,8,8,9", SETTLED_FADE_B64),
     "p3918-settled-fade-b32": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "batch_size": 32}),
     "p3918-settled-fade-b64-ls": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "label_smoothing": 0.1}),
+    # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
+    "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }
 
 LAYER = re.compile(r"(\d+)([pktsd]?)|P")

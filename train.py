@@ -31,8 +31,8 @@ from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data
 from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_params, fit, pick_device,
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
-from records import (CheckpointError, load_checkpoint, provenance, read_saved_run, save_atomic, summary_lines,
-                     summary_of, write_json)
+from records import (CheckpointError, confusion_matrix, load_checkpoint, mistakes, provenance, read_saved_run,
+                     save_atomic, summary_lines, summary_of, write_json)
 from verdict import target_met
 
 
@@ -148,11 +148,11 @@ def print_summary(make_net, device):
         summary(make_net().to(where), (1, 28, 28), device=where)
 
 
-def save_plots(record, test_x, test_y, predictions, run_dir):
+def save_plots(record, test_x, run_dir):
     """Plots are a bonus: if they fail, say so in one line and keep the metrics."""
     try:
         import plots
-        plots.save_run_plots(record, test_x, test_y[:len(predictions)], predictions, run_dir)
+        plots.save_run_plots(record, test_x, run_dir)
     except Exception as err:
         print(f"Plots skipped ({type(err).__name__}: {err})")
 
@@ -200,13 +200,17 @@ def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None
         else:
             print("\nInterrupted before the first epoch ended: no checkpoint was written.")
         raise
-    record.update(params=training.params, epochs=training.metrics)
+    (_, _), (test_x, test_y) = data
+    labels = test_y[:len(training.predictions)]
+    # The last epoch's errors, so that its pictures can be drawn again from the record and MNIST alone.
+    record.update(params=training.params, epochs=training.metrics,
+                  confusion=confusion_matrix(labels, training.predictions),
+                  mistakes=mistakes(labels, training.predictions))
     save_atomic(weights(training), run_dir / "model.pt")  # the last epoch's weights
     if training.target_met is not None:
         record["target_met"] = training.target_met
     write_json(record, run_dir / "metrics.json")
-    (_, _), (test_x, test_y) = data
-    save_plots(record, test_x, test_y, training.predictions, run_dir)
+    save_plots(record, test_x, run_dir)
     return record
 
 

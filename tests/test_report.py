@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import plots
+import records
 import report
 import train
 from conftest import ROOT
@@ -33,27 +34,30 @@ def test_seed_sweep_makes_one_folder_per_seed_and_a_true_summary(tiny_mnist, tmp
 
 
 def test_plots_are_real_pngs(tmp_path):
-    record = {"model": "model3", "seed": 1, "params": 1234, "epochs": [
-        {"epoch": e, "train_loss": 1 / e, "test_loss": 0.8 / e, "train_accuracy": 97 + e / 2,
-         "test_accuracy": 98 + e / 3} for e in (1, 2, 3)]}
     labels = torch.arange(30) % 10
     predictions = labels.clone()
     predictions[[2, 5, 7]] = 0
-    plots.save_run_plots(record, torch.rand(30, 28, 28), labels, predictions, tmp_path)
+    record = {"model": "model3", "seed": 1, "params": 1234, "epochs": [
+        {"epoch": e, "train_loss": 1 / e, "test_loss": 0.8 / e, "train_accuracy": 97 + e / 2,
+         "test_accuracy": 98 + e / 3} for e in (1, 2, 3)],
+        "confusion": records.confusion_matrix(labels, predictions), "mistakes": records.mistakes(labels, predictions)}
+    plots.save_run_plots(record, torch.rand(30, 28, 28), tmp_path)
     for name in plots.PICTURES:
         data = (tmp_path / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 1000, name
 
 
-def test_confusion_matrix_counts():
-    counts = plots.confusion_matrix(torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1]))
+def test_confusion_matrix_and_mistakes():
+    labels, predictions = torch.tensor([0, 0, 1, 2]), torch.tensor([0, 1, 1, 1])
+    counts = records.confusion_matrix(labels, predictions)
     assert counts[0][:3] == [1, 1, 0] and counts[1][1] == 1 and counts[2][1] == 1
     assert sum(map(sum, counts)) == 4
+    assert records.mistakes(labels, predictions) == [[1, 0, 1], [3, 2, 1]]
 
 
 def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(plots, "save_run_plots", lambda *a: (_ for _ in ()).throw(RuntimeError("no fonts")))
-    train.save_plots({}, torch.zeros(1, 28, 28), torch.zeros(1), torch.zeros(1), tmp_path)
+    train.save_plots({}, torch.zeros(1, 28, 28), tmp_path)
     assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
 
 

@@ -1,0 +1,58 @@
+"""notebook.ipynb, executed in a fresh kernel as a student would run it: tiny MNIST, one epoch each."""
+import pytest
+
+from conftest import ROOT
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat is a test requirement (requirements.txt)")
+nbclient = pytest.importorskip("nbclient", reason="nbclient is a test requirement (requirements.txt)")
+
+
+def execute(tiny_mnist, replace=None):
+    """The notebook run top to bottom in a new kernel, its parameters cell set for a short run; `replace`
+    maps a cell's first line to a new source for that cell."""
+    notebook = nbformat.read(ROOT / "notebook.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = f"DATA_DIR = {str(tiny_mnist)!r}\nDOWNLOAD = False\nEPOCHS = 1\nSEED = 1"
+        for first, source in (replace or {}).items():
+            if cell.source.startswith(first):
+                cell.source = source
+    nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT)}}).execute()
+    return notebook
+
+
+def outputs(cell):
+    text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    images = [o for o in cell.outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    return text, images
+
+
+def test_the_notebook_trains_model4_and_a_pasted_net_with_their_recipes(tiny_mnist):
+    notebook = execute(tiny_mnist)
+    trained = [cell for cell in notebook.cells if cell.cell_type == "code" and "fit(" in cell.source]
+    assert len(trained) == 2
+    for cell in trained:
+        text, images = outputs(cell)
+        assert "EPOCH: 1" in text and "Test set: Average loss:" in text
+        assert text.count("TARGET MISSED:") == 2, text  # printed by fit and by the cell; 1 epoch is not 5
+        assert len(images) == 1, "the curves, drawn inline"
+    assert "model4: 4,820 parameters" in outputs(trained[0])[0]
+
+
+def test_a_students_own_net_and_recipe_train_in_the_notebook(tiny_mnist):
+    own = """class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 10, 28)
+
+    def forward(self, x):
+        return F.log_softmax(self.conv(x).flatten(1), dim=1)
+
+
+MY_RECIPE = {"lr": 0.05, "schedule": "piecewise", "points": [[0, 1.0], [1, 0.0]], "brightness": 0.1}
+mine = fit(Net, shortened(MY_RECIPE), data, seed=SEED, options=Options(device=device))
+print(mine.metrics[-1]["test_total"], mine.params)"""
+    notebook = execute(tiny_mnist, {"class Net(nn.Module):": own})
+    text, _ = outputs([cell for cell in notebook.cells if cell.source.startswith("class Net")][0])
+    assert "64 7850" in text and "TARGET MISSED: 7,850 params" in text

@@ -54,6 +54,11 @@ ONE_CYCLE_EMA_B64 = {**ONE_CYCLE_EMA, "batch_size": 64}
 # The anneal ends with epoch 10 and a small rate trains through the window of the last 5 epochs.
 SETTLED_B64 = {**ONE_CYCLE_EMA_B64, "anneal_end": 10, "floor": 0.02}
 SETTLED_FADE_B64 = {**SETTLED_B64, "augment_fade": [7, 10]}  # and the window trains on unaugmented images
+TONE = {"brightness": 0.1, "contrast": 0.1}
+# The public 3,762-parameter net's recipe: plain SGD, a rate up to its peak at epoch 2 and down to 0 at
+# epoch 15 through 10% at epoch 8, batch 32, shifts, zoom and rotations with brightness and contrast.
+PUBLIC = {"momentum": 0.0, "weight_decay": 0.0, "schedule": "piecewise", "batch_size": 32, "lr": 0.1,
+          "points": [[0, 0.5], [2, 1.0], [8, 0.1], [15, 0.0]], "scale": 0.05, **TONE}
 
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
 # "frontier": how few parameters still hold the target (model4).
@@ -105,6 +110,15 @@ VARIANTS = {
     "p3932-settled-fade-b64": ("frontier", "8k,P,8p,8p,8,8,8,9", SETTLED_FADE_B64),
     "p3918-settled-fade-b32": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "batch_size": 32}),
     "p3918-settled-fade-b64-ls": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "label_smoothing": 0.1}),
+    # Third push, levers on the best net near 4,000 so far (p3932) and near 3,500 (p3424): BatchNorm momentum,
+    # brightness and contrast, batch 32; and the public 3,762 net's full-resolution shape with its own recipe.
+    "p3932-settled-fade-b64-bn05": ("frontier", "8k,P,8p,8p,8,8,8,9", {**SETTLED_FADE_B64, "bn_momentum": 0.05}),
+    "p3932-settled-fade-b64-tone": ("frontier", "8k,P,8p,8p,8,8,8,9", {**SETTLED_FADE_B64, **TONE}),
+    "p3932-settled-fade-b32": ("frontier", "8k,P,8p,8p,8,8,8,9", {**SETTLED_FADE_B64, "batch_size": 32}),
+    "p3424-settled-fade-b32": ("frontier", "8k,P,8p,8,8,8,10", {**SETTLED_FADE_B64, "batch_size": 32}),
+    "p3424-settled-fade-b64-tone": ("frontier", "8k,P,8p,8,8,8,10", {**SETTLED_FADE_B64, **TONE}),
+    "p3030-settled-fade-b64": ("frontier", "10k,P,8,8,8,10", SETTLED_FADE_B64),
+    "p3692-public": ("frontier", "4p,4p,4p,P,8p,8p,8p,P,8p,8p,8p", PUBLIC),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }

@@ -28,6 +28,7 @@ import model3
 from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
 from engine import Options, Training, UserError, count_params, fit, pick_device
 from experiments import load_experiment
+from records import cpu_model
 
 CLASSIC_BATCH_SIZE = 128
 CLASSIC_WORKERS = 2
@@ -150,7 +151,8 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 1
 
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    name = torch.cuda.get_device_name() if device.type == "cuda" else \
+        f"CPU {cpu_model()}, {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {name}")
     if args.profile:
         profile_epoch(data, model3, device)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, on a machine with a CUDA device, in two modes, each sized for one call of at
-# most 10 minutes on an H100 (README, GPU: what each step took there).
+# most 10 minutes on an H100 (docs/speed.md: what each step took there).
 #
 #   bash device_check.sh            # the check:
 #       1. the tests that run on CUDA (same seed twice, resume, --eval, the torchsummary table, the

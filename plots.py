@@ -7,7 +7,7 @@ from results/. matplotlib is imported only when a picture is drawn.
 import statistics
 from pathlib import Path
 
-from verdict import LAST_EPOCHS, TARGET, accuracy_holds
+from verdict import LAST_EPOCHS, TARGET, accuracy_holds, wilson
 
 REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
@@ -125,18 +125,16 @@ def plot_seeds(title, records, path):
     plt.close(fig)
 
 
-def plot_frontier(trials, sweeps, path):
+def plot_frontier(trials, sweeps, named, path):
     """The frontier in two panels over one parameter axis. Above, the headline: the share of each
-    fresh-seed sweep's seeds that held the target, K/N written beside it. Below, the lowest of the
-    last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its mean as a
-    marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are hollow and off
-    the lines."""
+    fresh-seed sweep's seeds that held the target, with its 95% interval and K/N beside it. Below, the
+    lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
+    mean as a marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are
+    hollow and off the lines. `named`: {params: model} of the nets to name at their points."""
     plt = _pyplot()
-    fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
-    nets = sorted(sweeps.items(), key=lambda item: item[0][1])
+    fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.8), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
+    nets = sorted(sweeps.items(), key=lambda item: (item[0][1], -len(item[1])))
     params = [p for (_, p), _ in nets]
-    held = [100 * sum(map(accuracy_holds, lowest.values())) / len(lowest) for _, lowest in nets]
-    means = [statistics.fmean(lowest.values()) for _, lowest in nets]
     full = [len(lowest) >= FULL_SWEEP for _, lowest in nets]
 
     def draw(panel, values, **label):
@@ -145,18 +143,44 @@ def plot_frontier(trials, sweeps, path):
                    marker="D", markersize=6, linewidth=1, zorder=4, **label)
         panel.scatter([x for x, f in zip(params, full) if not f], [v for v, f in zip(values, full) if not f],
                       marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
-    draw(chance, held)
-    for x, y, (_, lowest) in zip(params, held, nets):
-        met = sum(map(accuracy_holds, lowest.values()))
-        chance.annotate(f"{met}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(0, 7), ha="center",
-                        fontsize=8, color="tab:red")
-    chance.axhline(90, color="grey", linestyle="--", linewidth=1)
-    chance.annotate("9 of 10: model4's bar", (0.01, 90), xycoords=("axes fraction", "data"), xytext=(0, 3),
-                    textcoords="offset points", fontsize=7, color="grey")
-    chance.set(ylim=(-5, 115), ylabel="fresh seeds that held (%)",
-               title=f"How few parameters hold {TARGET:.2f}% on each of the last {LAST_EPOCHS} epochs")
-    chance.title.set_fontsize(10)
+    _chance_panel(chance, nets, draw)
+    _accuracy_panel(ax, trials, nets, named, draw)
+    for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): one run"),
+                           (PUBLIC_SINGLE_RUN, "-.", f"a public claim ({PUBLIC_SINGLE_RUN:,}): one run")):
+        for panel in (chance, ax):
+            panel.axvline(x, color="grey", linestyle=style, linewidth=1, label=text if panel is ax else None)
+    for panel in (chance, ax):
+        panel.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
+
+def _chance_panel(panel, nets, draw):
+    """The share of each sweep's seeds that held, its 95% interval as a bar, K/N beside it."""
+    params = [p for (_, p), _ in nets]
+    met = [sum(map(accuracy_holds, lowest.values())) for _, lowest in nets]
+    held = [100 * k / len(lowest) for k, (_, lowest) in zip(met, nets)]
+    intervals = [wilson(k, len(lowest)) for k, (_, lowest) in zip(met, nets)]
+    panel.errorbar(params, held, yerr=[[y - 100 * lo for y, (lo, _) in zip(held, intervals)],
+                                       [100 * hi - y for y, (_, hi) in zip(held, intervals)]],
+                   fmt="none", ecolor="tab:red", alpha=0.35, capsize=3, zorder=3)
+    draw(panel, held)
+    for x, y, k, (_, lowest) in zip(params, held, met, nets):
+        panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(6, -3), fontsize=8,
+                       color="tab:red")
+    panel.axhline(90, color="grey", linestyle="--", linewidth=1)
+    panel.set(ylim=(-5, 108), ylabel="fresh seeds that held (%)",
+              title=f"How few parameters hold {TARGET:.2f}% on each of the last {LAST_EPOCHS} epochs "
+                    f"(bars: 95% intervals; dashed: 9 in 10)")
+    panel.title.set_fontsize(10)
+
+
+def _accuracy_panel(ax, trials, nets, named, draw):
+    """Every tuning trial faint, each sweep's seeds and mean, model3 and model4 named at their points."""
+    params = [p for (_, p), _ in nets]
+    means = [statistics.fmean(lowest.values()) for _, lowest in nets]
     ax.scatter([r["params"] for r in trials], [r["min_last"] for r in trials], s=10, color="grey", alpha=0.3,
                label="tuning trials, CPU and GPU (a dot per seed)")
     for (_, x), lowest in nets:
@@ -165,22 +189,13 @@ def plot_frontier(trials, sweeps, path):
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1)
     shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]
     low = max(min(shown), FRONTIER_FLOOR) - 0.03
-    ax.set_ylim(low, max(shown) + 0.05)
+    ax.set_ylim(low, max(shown) + 0.08)
     below = sum(v < low for v in shown)
     if below:
-        ax.annotate(f"{below} below {low:.2f}, not shown", (0.01, 0.01), xycoords="axes fraction", fontsize=7,
+        ax.annotate(f"{below} below {low:.2f}, not shown", (0.01, 0.95), xycoords="axes fraction", fontsize=7,
                     color="grey")
-    for x, text in ((REFERENCE_PARAMS, f"reference: {REFERENCE_PARAMS:,}, one run"),
-                    (PUBLIC_SINGLE_RUN, f"public claim: {PUBLIC_SINGLE_RUN:,}, one run")):
-        for panel in (chance, ax):
-            panel.axvline(x, color="grey", linestyle=":", linewidth=1)
-        ax.annotate(text, (x, ax.get_ylim()[1]), textcoords="offset points", xytext=(3, -3), fontsize=7,
-                    color="grey", rotation=90, va="top")
+    for x, model in named.items():
+        if x in params:
+            ax.annotate(model, (x, means[params.index(x)]), textcoords="offset points", xytext=(0, 10),
+                        ha="center", fontsize=9, fontweight="bold", color="black", zorder=5)
     ax.set(xlabel="parameters", ylabel=f"lowest of the last {LAST_EPOCHS} epochs (%)")
-    for panel in (chance, ax):
-        panel.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-

@@ -1,43 +1,81 @@
-"""The README's tables and pictures, generated from real runs.
+"""Every table, log and picture of README.md and docs/, generated from the committed results.
 
-This script reads the
-committed copies of the runs the README reports (results/runs/ on the CPU, results/runs-cuda/
-on a GPU: each run's metrics.json in its own folder) and search.py's trials
-(results/search.jsonl, and the console log of a GPU tuning pass, results/search-cuda.log),
-rewrites the README between its marked sections (results, trials-margin, trials-frontier,
-frontier, trials-frontier-cuda), and writes the pictures into assets/: each experiment's run
-pictures (copied from runs/ when they are there), every seed of a sweep on one chart
-(<model>-seeds.png), and the frontier of parameters against accuracy (frontier.png):
+It reads results/: each run's metrics.json (results/runs/ on the CPU, results/runs-cuda/ on a
+GPU), search.py's trials (results/search.jsonl; results/search-cuda.log, the console output of a
+GPU tuning pass), the benchmark's output (results/bench-cpu.txt) and the GPU device logs. It
+rewrites the marked blocks of README.md, docs/frontier.md and docs/speed.md (the text between
+<!-- NAME:start ... --> and <!-- NAME:end -->; nothing else is touched) and draws the pictures in
+assets/. Each block names the run it came from; logs are the console's lines for each epoch,
+rendered from the run's record.
 
-    python report.py                                   # results/ (+ pictures from runs/) -> README.md, assets/
-    python report.py --runs results/runs runs --readme README.md --assets assets
+Usage:
+    python report.py                        # results/ -> README.md, docs/*.md, assets/
+    python report.py --check                # say which blocks differ from what results/ give; exit 1 if any
+    python report.py --data-dir ../shared/data   # MNIST for the pictures of mistakes (default: as train.py)
 
-To add a run to the README, copy its folder's metrics.json into results/runs/<model>-seed<seed>/.
+To add a run, copy its folder's metrics.json into results/runs/<model>-seed<seed>/.
 """
 import argparse
 import json
+import os
 import re
-import shutil
 import statistics
 import sys
 from pathlib import Path
 
-from plots import PICTURES, plot_frontier, plot_seeds
-from records import load_trials
+import plots
 from recipe import describe as describe_recipe
-from verdict import LAST_EPOCHS, accuracy_holds, min_last
+from records import load_trials, summary_lines, summary_of
+from verdict import LAST_EPOCHS, accuracy_holds, min_last, target_met, wilson
 
-FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds the README fixes start here
+HERE = Path(__file__).resolve().parent
+MODELS = ("model1", "model2", "model3", "model4")
+FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds start here
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
 TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[\d,]+) params\s+last 5: (?P<last>[\d. ]+?)"
                         r"\s+lowest (?P<lowest>[\d.]+)\s+(?P<seconds>[\d.]+) s/epoch")
+# The lines of a device log that carry its numbers.
+DEVICE_NUMBERS = re.compile(r"^(== |torch |whole process|training epoch speed-up|net\s+params|model\d\s|"
+                            r"one profiled|\d+ passed|TARGET|target met)")
 
 
 def marks(section):
     return (f"<!-- {section}:start (written by report.py; do not edit by hand) -->", f"<!-- {section}:end -->")
 
 
-START_MARK, END_MARK = marks("results")
+def replace_marked(text, body, section):
+    """Replace what stands between a section's markers; everything else stays byte for byte."""
+    start_mark, end_mark = marks(section)
+    start, end = text.find(start_mark), text.find(end_mark)
+    if start < 0 or end < start:
+        raise ValueError(f"the markers {start_mark!r} ... {end_mark!r} are missing")
+    return text[:start + len(start_mark)] + "\n" + body + "\n" + text[end:]
+
+
+# --- reading results/ ---------------------------------------------------------------------------
+
+def device_of(record):
+    """'cpu' or 'cuda': from the provenance, or the top-level field of runs older than it."""
+    return record.get("provenance", {}).get("device") or record.get("device", "cpu")
+
+
+def load_runs(*dirs):
+    """Completed, full runs grouped by experiment and device: {(model, device): [record, ...]} sorted by
+    net size and seed. A run found in several folders (same model, device, net size and seed) counts
+    once: the first. Each record gets its folder as "path"."""
+    runs, seen = {}, set()
+    for runs_dir in dirs:
+        for path in sorted(Path(runs_dir).glob("*/metrics.json")):
+            record = json.loads(path.read_text())
+            key = (record["model"], device_of(record), record["params"], record["seed"])
+            if record.get("dry_run") or "target_met" not in record or key in seen:
+                continue  # smoke runs and unfinished runs are no results
+            seen.add(key)
+            record["path"] = path.parent
+            runs.setdefault(key[:2], []).append(record)
+    for records in runs.values():
+        records.sort(key=lambda r: (r["params"], r["seed"]))
+    return dict(sorted(runs.items()))
 
 
 def load_trial_log(path):
@@ -59,15 +97,153 @@ def is_fresh(row):
     return row["seed"] >= FRESH_SEEDS_FROM
 
 
-def trial_sweeps(trials):
-    """{(variant, params): {seed: lowest of the last 5 epochs}} of the trials on fresh seeds."""
-    sweeps = {}
-    for row in trials:
-        if is_fresh(row):
-            sweeps.setdefault((row["variant"], row["params"]), {})[row["seed"]] = row["min_last"]
-    return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items())}
+def shown_run(runs, model):
+    """The run an experiment's section shows: its default command's (seed 1, CPU), else its first."""
+    records = runs.get((model, "cpu"), [])
+    return next((r for r in records if r["seed"] == 1), records[0] if records else None)
 
 
+def sweeps_of(runs, model, params):
+    """The CPU sweeps of a model's net: its fresh-seed runs, one group per command (the same CPU, CPU
+    type and thread count, consecutive seeds)."""
+    groups = []
+    for r in runs.get((model, "cpu"), []):
+        if r["params"] != params or not is_fresh(r):
+            continue
+        where = hardware(r)
+        if groups and hardware(groups[-1][-1]) == where and r["seed"] == groups[-1][-1]["seed"] + 1:
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def hardware(record):
+    where = record.get("provenance", {})
+    return where.get("device_name"), where.get("cpu_capability"), where.get("threads")
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+def seed_text(seeds):
+    runs, start = [], seeds[0]
+    for previous, seed in zip(seeds, seeds[1:] + [None]):
+        if seed != previous + 1:
+            runs.append(f"{start}–{previous}" if previous > start else str(start))
+            start = seed
+    return ", ".join(runs)
+
+
+def held(lowest):
+    """'K/N (95%: lo–hi%)' of a list of lowest-of-last-5 values."""
+    met = sum(map(accuracy_holds, lowest))
+    lo, hi = wilson(met, len(lowest))
+    return f"{met}/{len(lowest)} ({100 * lo:.0f}–{100 * hi:.0f}%)"
+
+
+def spread(values):
+    return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else \
+        f"{values[0]:.2f}"
+
+
+# --- the README's blocks -----------------------------------------------------------------------
+
+def results_table(runs):
+    """Markdown: one row per experiment's current net (the net of its default run): its fresh seeds on
+    the CPU, or its one run where it has no sweep."""
+    lines = ["| experiment | params | fresh seeds: target met (95% interval) | lowest of last 5: mean ± std | "
+             "worst seed |", "| --- | ---: | --- | --- | --- |"]
+    for model in MODELS:
+        shown = shown_run(runs, model)
+        if shown is None:
+            continue
+        sweep = [r for group in sweeps_of(runs, model, shown["params"]) for r in group]
+        if sweep:
+            lowest = [min_last(r["epochs"]) for r in sweep]
+            worst = min(sweep, key=lambda r: min_last(r["epochs"]))
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {held(lowest)} | {spread(lowest)} | "
+                         f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
+        else:
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | one run (seed {shown['seed']}): target "
+                         f"{'met' if shown['target_met'] else 'missed'} | {min_last(shown['epochs']):.2f} | |")
+    return "\n".join(lines)
+
+
+def machine(record):
+    where = record.get("provenance", {})
+    if not where:
+        return "not recorded"
+    device = where["device_name"] if where["device"] == "cuda" else \
+        f"CPU {where['device_name']}{', ' + where['cpu_capability'] if where.get('cpu_capability') else ''}"
+    commit = where["git_commit"][:7] + ("+dirty" if where["git_dirty"] else "") if where.get("git_commit") else \
+        "not recorded"
+    threads = f"{where['threads']} thread{'s' if where['threads'] != 1 else ''}"
+    return f"{device}; {threads}; torch {where['torch']}; commit {commit}"
+
+
+def command(model, seeds, record):
+    threads = "OMP_NUM_THREADS=1 " if record.get("provenance", {}).get("threads") == 1 else ""
+    device = " --device cuda" if device_of(record) == "cuda" else ""
+    if len(seeds) == 1:
+        return f"{threads}python train.py --model {model}{'' if seeds[0] == 1 else f' --seed {seeds[0]}'}{device}"
+    return f"{threads}python train.py --model {model} --seeds {seed_text(seeds).replace('–', '-')}{device}"
+
+
+def log_block(record, relative):
+    """A run's console lines for each epoch and its verdict, rendered from its record, folded."""
+    epochs = record["epochs"]
+    verdict = target_met(record["params"], epochs)[1]
+    lines = [f"$ {command(record['model'], [record['seed']], record)}",
+             f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
+             f"# recipe: {describe_recipe(record['recipe'])}"]
+    for m in epochs:
+        lines += [f"EPOCH: {m['epoch']:<3} train: loss {m['train_loss']:.4f} (epoch mean), accuracy "
+                  f"{m['train_accuracy']:.2f}%; lr {m['lr']:.4g} at its start; {m['seconds']:.1f} s",
+                  f"Test set: Average loss: {m['test_loss']:.4f}, Accuracy: {m['test_correct']}/{m['test_total']} "
+                  f"({m['test_accuracy']:.2f}%)"]
+    lines.append(verdict)
+    return "\n".join([f"<details><summary>Log: <code>{escape(verdict)}</code></summary>", "",
+                      f"From [`{relative}`]({relative}), the console's lines for each epoch:", "", "```text",
+                      *lines, "```", "", "</details>"])
+
+
+def escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def sweep_blocks(model, groups, relative_of):
+    """Each sweep's summary as train.py prints it, rendered from its runs, folded, with its command."""
+    blocks = []
+    for group in groups:
+        seeds = [r["seed"] for r in group]
+        summary = summary_of(model, group)
+        lines = [f"$ {command(model, seeds, group[0])}", *summary_lines(summary)[1:]]
+        blocks += [f"<details><summary>Sweep {seed_text(seeds)}: target met on {summary['target_met']}/"
+                   f"{summary['runs']} seeds</summary>", "",
+                   f"From the runs' records in [`{relative_of(group[0])}`]({relative_of(group[0])}):", "",
+                   "```text", *lines, "```", "", "</details>", ""]
+    return "\n".join(blocks).rstrip("\n")
+
+
+def result_line(model, runs):
+    """The Result bullet of an experiment: parameters, its default run's numbers, its sweeps' K/N."""
+    shown = shown_run(runs, model)
+    last = " ".join(f"{m['test_accuracy']:.2f}" for m in shown["epochs"][-LAST_EPOCHS:])
+    best = max(shown["epochs"], key=lambda m: m["test_accuracy"])
+    text = (f"- **Result**: {shown['params']:,} parameters. Seed {shown['seed']}: best test accuracy "
+            f"{best['test_accuracy']:.2f}% (epoch {best['epoch']}), last {LAST_EPOCHS} epochs {last}: target "
+            f"{'met' if shown['target_met'] else 'missed'}.")
+    sweep = [r for group in sweeps_of(runs, model, shown["params"]) for r in group]
+    if sweep:
+        lowest = [min_last(r["epochs"]) for r in sweep]
+        worst = min(sweep, key=lambda r: min_last(r["epochs"]))
+        text += (f" Fresh seeds {seed_text([r['seed'] for r in sweep])}: target met on {held(lowest)}; lowest of "
+                 f"the last {LAST_EPOCHS} epochs {spread(lowest)}, worst seed {worst['seed']} at "
+                 f"{min_last(worst['epochs']):.2f}%.")
+    return text
+
+
+# --- docs/frontier.md's blocks -----------------------------------------------------------------
 
 def group_trials(trials):
     """{variant: [runs sorted by seed]}, variants in order of parameters."""
@@ -80,8 +256,7 @@ def group_trials(trials):
 
 
 def trials_table(trials, question):
-    """Markdown: one row per variant that answers `question`, every tuning seed's lowest of the last 5
-    epochs."""
+    """Markdown: one row per variant that answers `question`, every tuning seed's lowest of the last 5."""
     lines = ["| variant | layers | params | recipe | s/epoch | lowest of last 5, by seed | mean | met |",
              "| --- | --- | ---: | --- | ---: | --- | ---: | ---: |"]
     for name, rows in group_trials([r for r in trials if not is_fresh(r)]).items():
@@ -90,9 +265,8 @@ def trials_table(trials, question):
         lowest = [r["min_last"] for r in rows]
         by_seed = ", ".join(f"{r['seed']}: {r['min_last']:.2f}" for r in rows)
         lines.append(f"| {name} | `{rows[0]['spec']}` | {rows[0]['params']:,} | {describe_recipe(rows[0]['recipe'])} | "
-                     f"{sum(r['seconds_per_epoch'] for r in rows) / len(rows):.1f} | "
-                     f"{by_seed} | "
-                     f"{sum(lowest) / len(lowest):.3f} | {sum(r['target_met'] for r in rows)}/{len(rows)} |")
+                     f"{statistics.fmean(r['seconds_per_epoch'] for r in rows):.1f} | {by_seed} | "
+                     f"{statistics.fmean(lowest):.3f} | {sum(map(accuracy_holds, lowest))}/{len(rows)} |")
     return "\n".join(lines)
 
 
@@ -107,183 +281,200 @@ def trial_log_table(rows):
     return "\n".join(lines)
 
 
-def frontier_table(sweeps):
-    """Markdown: the chance of holding the target against the parameter count: one row per fresh-seed
-    sweep, smallest net first."""
-    lines = ["| net | params | fresh seeds | target met | lowest of last 5: mean ± std | worst seed | seed by seed |",
-             "| --- | ---: | --- | ---: | --- | --- | --- |"]
-    for (name, params), lowest in sorted(sweeps.items(), key=lambda item: (item[0][1], item[0][0])):
-        seeds, values = list(lowest), list(lowest.values())
-        worst = min(lowest, key=lowest.get)
-        spread = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
-        lines.append(f"| {name} | {params:,} | {seeds[0]}–{seeds[-1]} | "
-                     f"{sum(map(accuracy_holds, values))}/{len(values)} | "
-                     f"{statistics.fmean(values):.3f}{spread} | {worst}: {lowest[worst]:.2f} | "
-                     f"{' '.join(f'{v:.2f}' for v in values)} |")
-    return "\n".join(lines)
-
-
-def device_of(record):
-    """'cpu' or 'cuda': from the provenance, or the top-level field of runs older than it."""
-    return record.get("provenance", {}).get("device") or record.get("device", "cpu")
-
-
-def load_runs(*dirs):
-    """Completed, full runs grouped by experiment and device: {(model, device): [record, ...]} sorted by
-    seed. A run found in several folders (same model, device, net size and seed) counts once: the first."""
-    runs, seen = {}, set()
-    for runs_dir in dirs:
-        for path in sorted(Path(runs_dir).glob("*/metrics.json")):
-            record = json.loads(path.read_text())
-            key = (record["model"], device_of(record), record["params"], record["seed"])
-            if record.get("dry_run") or "target_met" not in record or key in seen:
-                continue  # smoke runs and unfinished runs are no results
-            seen.add(key)
-            runs.setdefault(key[:2], []).append(record)
-    for records in runs.values():
-        records.sort(key=lambda r: (r["params"], r["seed"]))
-    return dict(sorted(runs.items()))
-
-
-def fresh_sweeps(runs):
-    """{(model, params): {seed: lowest of the last 5 epochs}} of every seed sweep (more than one seed) on
-    the CPU in a load_runs() result; one net is one (model, params) pair, since a model file may change
-    its net between sweeps (model4 did)."""
+def model_sweeps(runs):
+    """{(model, params): {seed: lowest of the last 5}} of every model file's net swept on fresh CPU seeds
+    (a model file may change its net between sweeps: model4 did)."""
     sweeps = {}
     for (model, device), records in runs.items():
-        for r in records if device == "cpu" else ():
-            sweeps.setdefault((model, r["params"]), {})[r["seed"]] = min_last(r["epochs"])
+        for r in records if device == "cpu" and model in MODELS else ():
+            if is_fresh(r):
+                sweeps.setdefault((model, r["params"]), {})[r["seed"]] = min_last(r["epochs"])
     return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items()) if len(seeds) > 1}
 
 
-
-def where_from(records):
-    """The commits and model-file hashes the runs record, short, each once ('not recorded' before
-    train.py recorded them)."""
-    commits, hashes = [], []
-    for r in records:
-        where = r.get("provenance")
-        commit = (f"{where['git_commit'][:7]}{'+dirty' if where['git_dirty'] else ''}" if where and
-                  where["git_commit"] else "not recorded")
-        digest = where["model_sha256"][:8] if where and where["model_sha256"] else "not recorded"
-        commits += [commit] if commit not in commits else []
-        hashes += [digest] if digest not in hashes else []
-    return ", ".join(commits), ", ".join(hashes)
-
-
-def by_net(records):
-    """(params, records of that net) for each net size among the records, smallest first."""
-    for params in sorted({r["params"] for r in records}):
-        yield params, [r for r in records if r["params"] == params]
-
-
-def results_table(runs):
-    """Markdown: one row per experiment and device (and net size), then every run, folded."""
-    lines = ["| experiment | device | params | seeds | target met | lowest of last 5: mean ± std (worst) | "
-             "best | commit | model sha256 |",
-             "| --- | --- | ---: | --- | ---: | --- | ---: | --- | --- |"]
-    for (model, device), records in runs.items():
-        for params, group in by_net(records):
-            lowest = [min_last(r["epochs"]) for r in group]
-            spread = f" ± {statistics.stdev(lowest):.3f}" if len(lowest) > 1 else ""
-            seeds = [r["seed"] for r in group]
-            seed_text = (f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
-                         else ", ".join(map(str, seeds)))
-            lines.append(f"| {model} | {device} | {params:,} | {seed_text} | {sum(r['target_met'] for r in group)}/"
-                         f"{len(group)} | {statistics.fmean(lowest):.3f}{spread} ({min(lowest):.2f}) | "
-                         f"{max(max(m['test_accuracy'] for m in r['epochs']) for r in group):.2f} | "
-                         f"{' | '.join(where_from(group))} |")
-    lines += ["", "<details><summary>Every run, seed by seed</summary>", "",
-              "| experiment | device | params | seed | best | last 5 epochs | target | seconds |",
-              "| --- | --- | ---: | ---: | ---: | --- | --- | ---: |"]
-    for (model, device), records in runs.items():
-        for r in records:
-            last = " ".join(f"{m['test_accuracy']:.2f}" for m in r["epochs"][-LAST_EPOCHS:])
-            lines.append(f"| {model} | {device} | {r['params']:,} | {r['seed']} | "
-                         f"{max(m['test_accuracy'] for m in r['epochs']):.2f} | {last} | "
-                         f"{'met' if r['target_met'] else 'missed'} | {sum(m['seconds'] for m in r['epochs']):.0f} |")
-    lines += ["", "</details>"]
-    return "\n".join(lines)
-
-
-def replace_marked(text, body, section="results"):
-    """Replace what stands between a section's markers; everything else stays byte for byte."""
-    start_mark, end_mark = marks(section)
-    start, end = text.find(start_mark), text.find(end_mark)
-    if start < 0 or end < start:
-        raise ValueError(f"the README lacks the markers {start_mark!r} ... {end_mark!r}")
-    return text[:start + len(start_mark)] + "\n" + body + "\n" + text[end:]
+def trial_sweeps(trials):
+    """{(variant, params): {seed: lowest of the last 5}} of the trials on fresh seeds."""
+    sweeps = {}
+    for row in trials:
+        if is_fresh(row):
+            sweeps.setdefault((row["variant"], row["params"]), {})[row["seed"]] = row["min_last"]
+    return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items())}
 
 
 def all_sweeps(runs, trials):
-    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (search.py); a
-    trial net's sweep that a model file's repeats to the last digit (the same net, seeds and numbers)
-    stands once, under the model's name."""
-    models = fresh_sweeps(runs)
-    repeated = {(params, tuple(lowest.items())) for (_, params), lowest in models.items()}
-    return {**models, **{(name, params): lowest for (name, params), lowest in trial_sweeps(trials).items()
-                         if (params, tuple(lowest.items())) not in repeated}}
+    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (search.py). A
+    trial net's seeds that a model file's sweep repeats to the last digit (the same net, seeds and
+    numbers) stand once, under the model's name."""
+    models = model_sweeps(runs)
+    repeated = {(params, seed, value) for (_, params), lowest in models.items() for seed, value in lowest.items()}
+    others = {}
+    for (name, params), lowest in trial_sweeps(trials).items():
+        rest = {seed: value for seed, value in lowest.items() if (params, seed, value) not in repeated}
+        if rest:
+            others[(name, params)] = rest
+    return {**models, **others}
 
 
-def write_pictures(runs, pictures_dir, trials, assets):
-    """Each experiment's run pictures (copied from the first of its runs found in pictures_dir, the
-    largest net first), a seeds chart per sweep, and the frontier."""
-    assets = Path(assets)
-    assets.mkdir(exist_ok=True)
+def frontier_table(sweeps):
+    """Markdown: the chance of holding the target against the parameter count, one row per fresh-seed
+    sweep, smallest net first."""
+    lines = ["| net | params | fresh seeds | target met (95% interval) | lowest of last 5: mean ± std | worst seed | "
+             "seed by seed |", "| --- | ---: | --- | --- | --- | --- | --- |"]
+    for (name, params), lowest in sorted(sweeps.items(), key=lambda item: (item[0][1], item[0][0])):
+        values = list(lowest.values())
+        worst = min(lowest, key=lowest.get)
+        lines.append(f"| {name} | {params:,} | {seed_text(list(lowest))} | {held(values)} | {spread(values)} | "
+                     f"{worst}: {lowest[worst]:.2f} | {' '.join(f'{v:.2f}' for v in values)} |")
+    return "\n".join(lines)
+
+
+# --- docs/speed.md's blocks --------------------------------------------------------------------
+
+def file_block(path, relative, keep=None):
+    """A committed output file in a text block, all of it or its lines that `keep` matches."""
+    lines = Path(path).read_text().splitlines()
+    if keep is not None:
+        lines = [line for line in lines if keep.match(line)]
+    return "\n".join([f"From [`{relative}`]({relative}):", "", "```text", *lines, "```"])
+
+
+def gpu_sweeps_table(runs):
+    """Markdown: every seed sweep on a GPU: its device, net, K/N, lowest of the last 5 and worst seed."""
+    lines = ["| experiment | params | device | seeds | target met (95% interval) | lowest of last 5: mean ± std | "
+             "worst seed |", "| --- | ---: | --- | --- | --- | --- | --- |"]
     for (model, device), records in runs.items():
-        nets = list(by_net(records))
-        if device == "cpu":
-            found = (Path(pictures_dir) / f"{model}-seed{r['seed']}" for _, group in reversed(nets) for r in group)
-            run_dir = next((d for d in found if (d / PICTURES[0]).is_file()), None)
-            for picture in PICTURES if run_dir else ():
-                shutil.copyfile(run_dir / picture, assets / f"{model}-{picture}")
-        for params, group in nets:
-            name = model + ("" if device == "cpu" else f"-{device}") + (f"-{params}" if len(nets) > 1 else "")
+        if device != "cuda":
+            continue
+        for params in sorted({r["params"] for r in records}):
+            group = [r for r in records if r["params"] == params]
+            lowest = [min_last(r["epochs"]) for r in group]
+            worst = min(group, key=lambda r: min_last(r["epochs"]))
+            lines.append(f"| {model} | {params:,} | {group[0]['provenance']['device_name']} | "
+                         f"{seed_text([r['seed'] for r in group])} | {held(lowest)} | {spread(lowest)} | "
+                         f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
+    return "\n".join(lines)
+
+
+# --- the documents and pictures ----------------------------------------------------------------
+
+def relative(path, document, root):
+    """`path` as a link from `document` (a path under `root`)."""
+    return Path(os.path.relpath(Path(path).resolve(), (Path(root) / document).parent.resolve())).as_posix()
+
+
+def readme_blocks(runs, root):
+    blocks = {"results": results_table(runs)}
+    for model in MODELS:
+        shown = shown_run(runs, model)
+        if shown is None:
+            continue
+        blocks[f"{model}-result"] = result_line(model, runs)
+        blocks[f"{model}-log"] = log_block(shown, relative(shown["path"] / "metrics.json", "README.md", root))
+        groups = sweeps_of(runs, model, shown["params"])
+        if groups:
+            blocks[f"{model}-sweeps"] = sweep_blocks(model, groups,
+                                                     lambda r: relative(r["path"].parent, "README.md", root))
+    return blocks
+
+
+def frontier_blocks(runs, trials, logged):
+    return {"frontier": frontier_table(all_sweeps(runs, trials)),
+            "trials-margin": trials_table(trials, "margin"),
+            "trials-frontier": trials_table(trials, "frontier"),
+            "trials-frontier-cuda": trial_log_table(logged)}
+
+
+def speed_blocks(runs, results, root):
+    blocks = {"gpu-sweeps": gpu_sweeps_table(runs)}
+    for name, path, keep in (("bench-cpu", results / "bench-cpu.txt", None),
+                             ("gpu-h200", results / "runs-cuda" / "device-check-h200.log", DEVICE_NUMBERS),
+                             ("gpu-h100", results / "runs-cuda" / "device-check.log", DEVICE_NUMBERS)):
+        if path.is_file():
+            blocks[name] = file_block(path, relative(path, "docs/speed.md", root), keep)
+    return blocks
+
+
+def write_pictures(runs, trials, assets, images):
+    """Each experiment's pictures from its shown run's record (its mistakes drawn from `images`, the test
+    set, when given), a seeds chart of each sweep, the frontier; any other picture in assets/ is removed."""
+    assets.mkdir(exist_ok=True)
+    made = set()
+    for model in MODELS:
+        shown = shown_run(runs, model)
+        if shown is None:
+            continue
+        plots.plot_curves(shown, assets / f"{model}-curves.png")
+        made.add(f"{model}-curves.png")
+        if "mistakes" in shown:
+            plots.plot_confusion(shown["confusion"], assets / f"{model}-confusion.png")
+            made.add(f"{model}-confusion.png")
+            if images is not None:
+                plots.plot_misclassified(images, shown["mistakes"], assets / f"{model}-misclassified.png")
+            made.add(f"{model}-misclassified.png")
+        for device, suffix in (("cpu", ""), ("cuda", "-cuda")):
+            group = [r for r in runs.get((model, device), []) if r["params"] == shown["params"] and is_fresh(r)]
             if len(group) > 1:
                 where = "CPU" if device == "cpu" else group[0]["provenance"]["device_name"]
-                plot_seeds(f"{model}, {params:,} params, {where}", group, assets / f"{name}-seeds.png")
-    if trials:
-        plot_frontier([r for r in trials if not is_fresh(r)], all_sweeps(runs, trials), assets / "frontier.png")
+                plots.plot_seeds(f"{model}, {shown['params']:,} params, {where}", group,
+                                 assets / f"{model}{suffix}-seeds.png")
+                made.add(f"{model}{suffix}-seeds.png")
+    named = {params: model for model in MODELS if (shown := shown_run(runs, model))
+             for params in [shown["params"]]}
+    sweeps = all_sweeps(runs, trials)
+    if sweeps:
+        plots.plot_frontier([r for r in trials if not is_fresh(r)], sweeps, named, assets / "frontier.png")
+        made.add("frontier.png")
+    for stale in set(p.name for p in assets.glob("*.png")) - made:
+        (assets / stale).unlink()
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--runs", nargs="+", default=["results/runs", "results/runs-cuda"],
-                        help="folders of runs (each run's metrics.json in its own folder): the committed copies of "
-                             "every run the README reports")
-    parser.add_argument("--pictures", default="runs", help="train.py's output folder, where the run pictures "
-                        "of the README's experiments are copied from when present")
-    parser.add_argument("--results", default="results/search.jsonl", help="search.py's trials")
-    parser.add_argument("--trial-log", default="results/search-cuda.log", help="search.py's console output of the "
-                        "GPU tuning pass (its own results file was lost; the frontier picture shows its trials too)")
-    parser.add_argument("--readme", default="README.md", help="file whose marked sections are rewritten")
-    parser.add_argument("--assets", default="assets", help="folder for the README's pictures ('' to skip)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default=str(HERE / "results"), help="the committed results (default: results)")
+    parser.add_argument("--root", default=str(HERE), help="the folder holding README.md, docs/ and assets/ "
+                        "(default: this repository)")
+    parser.add_argument("--data-dir", help="MNIST, for the pictures of mistakes (default: $MNIST_DATA_DIR, else "
+                        "./data; without it they keep their last drawing)")
+    parser.add_argument("--check", action="store_true", help="write nothing; name each block that differs from "
+                        "what results/ give, and exit 1 if any does")
     args = parser.parse_args(argv)
-    runs = load_runs(*args.runs)
-    if not runs:
-        print(f"error: no finished runs under {', '.join(args.runs)}", file=sys.stderr)
-        return 1
-    trials, logged = load_trials(args.results), load_trial_log(args.trial_log)
-    readme = Path(args.readme)
-    try:
-        text = replace_marked(readme.read_text(), results_table(runs))
-        for question in ("margin", "frontier") if trials else ():
-            text = replace_marked(text, trials_table(trials, question), f"trials-{question}")
-        if trials:
-            text = replace_marked(text, frontier_table(all_sweeps(runs, trials)), "frontier")
-        if logged:
-            text = replace_marked(text, trial_log_table(logged), "trials-frontier-cuda")
-        readme.write_text(text)
-    except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    if args.assets:
-        write_pictures(runs, args.pictures, trials + logged, args.assets)
-    print(f"{readme}: results of {sum(len(r) for r in runs.values())} runs of "
-          f"{', '.join(f'{model} ({device})' for model, device in runs)}, {len(trials)} trials, "
-          f"{len(logged)} logged trials")
+    results, root = Path(args.results), Path(args.root)
+    runs = load_runs(results / "runs", results / "runs-cuda")
+    trials, logged = load_trials(results / "search.jsonl"), load_trial_log(results / "search-cuda.log")
+    documents = {"README.md": readme_blocks(runs, root), "docs/frontier.md": frontier_blocks(runs, trials, logged),
+                 "docs/speed.md": speed_blocks(runs, results, root)}
+    stale = []
+    for name, blocks in documents.items():
+        path = root / name
+        try:
+            text = path.read_text()
+            new = text
+            for section, body in blocks.items():
+                new = replace_marked(new, body, section)
+        except (OSError, ValueError) as err:
+            print(f"error: {path}: {err}", file=sys.stderr)
+            return 1
+        stale += [f"{name}: {section}" for section, body in blocks.items()
+                  if replace_marked(text, body, section) != text]
+        if not args.check:
+            path.write_text(new)
+    if args.check:
+        print("\n".join(f"differs from results/: {where}" for where in stale) or "every block is as results/ give it")
+        return 1 if stale else 0
+    write_pictures(runs, trials, root / "assets", test_images(args.data_dir))
+    print(f"{', '.join(documents)}: {len(stale)} blocks rewritten; {sum(len(r) for r in runs.values())} runs, "
+          f"{len(trials)} trials, {len(logged)} logged trials")
     return 0
+
+
+def test_images(data_dir):
+    """MNIST's test images, or None (and a line saying so) where they cannot be read."""
+    from data import DataError, load_mnist, resolve_data_dir
+    try:
+        return load_mnist(resolve_data_dir(data_dir), download=False)[1][0]
+    except DataError as err:
+        print(f"The pictures of mistakes keep their last drawing ({err})")
+        return None
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ training, the trials and the report all use this one copy.
     from verdict import target_met
     met, line = target_met(params=4820, epochs=record["epochs"])   # epochs: train.py's metrics rows
 """
+import math
+
 MAX_PARAMS = 8000
 MAX_EPOCHS = 15
 TARGET = 99.40  # test accuracy (%) on each of the last LAST_EPOCHS epochs
@@ -41,3 +43,12 @@ def target_met(params, epochs):
             f"{len(epochs)} epochs {'<=' if short else '>'} {MAX_EPOCHS}; "
             f"last {LAST_EPOCHS} epochs {accuracies} {'>=' if accurate else '<'} {TARGET:.2f}")
     return met, line
+
+
+def wilson(met, n, z=1.96):
+    """The 95% Wilson interval of a hold rate met/n, as fractions."""
+    if n == 0:
+        return 0.0, 1.0
+    p = met / n
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)

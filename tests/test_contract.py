@@ -116,3 +116,17 @@ def test_batchnorm_momentum_from_the_recipe(tiny_mnist):
     norms = [m for m in training.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and all(m.momentum == 0.05 for m in norms)
     assert all(m.momentum == 0.05 for m in training.tested.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_checking_a_net_before_training_changes_nothing_of_the_run(tiny_mnist, monkeypatch):
+    """check_net runs a batch through the net off the seeded stream: the run's initial weights, dropout
+    masks and numbers are those of a run without the check (model2: dropout draws from torch's RNG)."""
+    from data import load_mnist
+    import model2
+    data, recipe = load_mnist(tiny_mnist, download=False), {**model2.RECIPE, "epochs": 2, "batch_size": 64}
+    checked = engine.fit(model2.Net, recipe, data, 3, engine.Options(progress=False))
+    monkeypatch.setattr(engine, "check_net", lambda *args, **kwargs: None)
+    unchecked = engine.fit(model2.Net, recipe, data, 3, engine.Options(progress=False))
+    drop_time = lambda rows: [{k: v for k, v in m.items() if k != "seconds"} for m in rows]  # noqa: E731
+    assert drop_time(checked.metrics) == drop_time(unchecked.metrics)
+    assert all(torch.equal(a, b) for a, b in zip(checked.weights().values(), unchecked.weights().values()))

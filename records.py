@@ -222,7 +222,8 @@ def summary_lines(summary):
               f"{'std':>6} {best['std']:>8.2f} {low['std']:>14.2f}",
               f"target met on {summary['target_met']}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
               f"{low['mean']:.3f} +- {low['std']:.3f}, worst seed {worst['seed']} ({worst['min_last']:.2f})",
-              f"{where['device']} ({where['device_name']}), {where['threads']} threads, torch {where['torch']}; "
+              f"{where['device']} ({where['device_name']}), {where['threads']} thread{'s' * (where['threads'] != 1)}, "
+              f"torch {where['torch']}; "
               f"{summary['model']}.py sha256 {model_hash}; commit {', '.join(commits)}"]
     return lines
 

@@ -377,8 +377,24 @@ def readme_blocks(runs, root):
     return blocks
 
 
-def frontier_blocks(runs, trials, logged):
-    return {"frontier": frontier_table(all_sweeps(runs, trials)),
+def cross_cpu_table(runs, others):
+    """Markdown: a seed run again on another CPU type (with the same code and thread count) beside the
+    committed run of its sweep: how far the machine alone moves a run."""
+    lines = ["| experiment | seed | threads | CPU of the sweep: lowest of last 5 | another CPU: lowest of last 5 |",
+             "| --- | ---: | ---: | --- | --- |"]
+    for other in sorted(others, key=lambda r: (r["model"], r["seed"])):
+        swept = next((r for r in runs.get((other["model"], "cpu"), []) if r["seed"] == other["seed"]
+                      and r["params"] == other["params"]), None)
+        if swept is not None:
+            lines.append(f"| {other['model']} | {other['seed']} | {other['provenance']['threads']} | "
+                         f"{swept['provenance']['device_name']}: {min_last(swept['epochs']):.2f} | "
+                         f"{other['provenance']['device_name']}, {other['provenance']['cpu_capability']}: "
+                         f"{min_last(other['epochs']):.2f} |")
+    return "\n".join(lines)
+
+
+def frontier_blocks(runs, trials, logged, others):
+    return {"frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
             "trials-margin": trials_table(trials, "margin"),
             "trials-frontier": trials_table(trials, "frontier"),
             "trials-frontier-cuda": trial_log_table(logged)}
@@ -441,7 +457,9 @@ def main(argv=None):
     results, root = Path(args.results), Path(args.root)
     runs = load_runs(results / "runs", results / "runs-cuda")
     trials, logged = load_trials(results / "search.jsonl"), load_trial_log(results / "search-cuda.log")
-    documents = {"README.md": readme_blocks(runs, root), "docs/frontier.md": frontier_blocks(runs, trials, logged),
+    others = [r for records in load_runs(results / "refactor-check" / "new").values() for r in records]
+    documents = {"README.md": readme_blocks(runs, root),
+                 "docs/frontier.md": frontier_blocks(runs, trials, logged, others),
                  "docs/speed.md": speed_blocks(runs, results, root)}
     stale = []
     for name, blocks in documents.items():

@@ -88,7 +88,7 @@ def fake_trial(variant, question, seed, params, last5):
 
 
 DOCUMENTS = {"README.md": ("results", "model3-result", "model3-log", "model3-sweeps"),
-             "docs/frontier.md": ("frontier", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
+             "docs/frontier.md": ("frontier", "cross-cpu", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
 
 

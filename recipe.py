@@ -4,7 +4,7 @@ One schema for training, the trials, the benchmark and the report. A recipe name
 changes; `complete` fills in the rest and refuses a key the schema does not know, so that a typo
 ("anneal_ends") stops the run before it trains instead of being silently ignored.
 
-    from recipe import complete, describe
+    from recipe import complete
     recipe = complete({"epochs": 15, "lr": 0.1, "schedule": "cosine", "warmup": 2})
 """
 
@@ -62,32 +62,3 @@ def complete(recipe, source="the recipe"):
 def help_text():
     """Every key, its default and its meaning: for `train.py --recipe-help`."""
     return "\n".join(f"{key:<16} default {default!r:<10} {meaning}" for key, (default, meaning) in SCHEMA.items())
-
-
-def describe(recipe):
-    """One line a reader can take in: schedule, rate, batch, regularization, augmentation."""
-    r = complete(recipe)
-    if r["schedule"] == "multistep":
-        schedule = f"steps after {','.join(map(str, r['milestones']))}"
-    elif r["schedule"] == "cosine" and r["warmup"]:
-        end = f" by epoch {r['anneal_end']}" if r["anneal_end"] is not None else ""
-        schedule = f"one-cycle ({r['warmup']} warm-up, cosine to {r['floor']:g}{end})"
-    elif r["schedule"] == "piecewise":
-        schedule = "piecewise " + " ".join(f"{f:g}@{e:g}" for e, f in r["points"])
-    else:
-        schedule = r["schedule"]
-    parts = [schedule, f"lr {r['lr']}", f"batch {r['batch_size']}", f"weight decay {r['weight_decay']:g}"]
-    if r["momentum"] != SCHEMA["momentum"][0]:
-        parts.append(f"momentum {r['momentum']:g}")
-    if r["label_smoothing"]:
-        parts.append(f"smoothing {r['label_smoothing']}")
-    if r["ema"]:
-        parts.append(f"weight average {r['ema']}")
-    if r["bn_momentum"] is not None:
-        parts.append(f"BatchNorm momentum {r['bn_momentum']:g}")
-    augment = f"rotate {r['rotate']:g}°, shift {r['translate']:g}"
-    augment += f", zoom {r['scale']:g}" if r["scale"] else ""
-    augment += f", brightness {r['brightness']:g}, contrast {r['contrast']:g}" if r["brightness"] or r["contrast"] \
-        else ""
-    augment += " fading out over epochs {}–{}".format(*r["augment_fade"]) if r["augment_fade"] else ""
-    return "; ".join(parts + [augment])

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 import plots
-from recipe import describe as describe_recipe
+from recipe import SCHEMA, complete
 from records import load_trials, summary_lines, summary_of
 from verdict import LAST_EPOCHS, accuracy_holds, min_last, target_met, wilson
 
@@ -144,6 +144,37 @@ def held(lowest):
 def spread(values):
     return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else \
         f"{values[0]:.2f}"
+
+
+def describe_recipe(recipe):
+    """One line a reader can take in: schedule, rate, batch, regularization, augmentation."""
+    r = complete(recipe)
+    if r["schedule"] == "multistep":
+        schedule = f"steps after {','.join(map(str, r['milestones']))}"
+    elif r["schedule"] == "cosine" and r["warmup"]:
+        end = f" by epoch {r['anneal_end']}" if r["anneal_end"] is not None else ""
+        schedule = f"one-cycle ({r['warmup']} warm-up, cosine to {r['floor']:g}{end})"
+    elif r["schedule"] == "piecewise":
+        schedule = "piecewise " + " ".join(f"{f:g}@{e:g}" for e, f in r["points"])
+    else:
+        schedule = r["schedule"]
+    parts = [schedule, f"lr {r['lr']}", f"batch {r['batch_size']}", f"weight decay {r['weight_decay']:g}"]
+    if r["momentum"] != SCHEMA["momentum"][0]:
+        parts.append(f"momentum {r['momentum']:g}")
+    if r["label_smoothing"]:
+        parts.append(f"smoothing {r['label_smoothing']}")
+    if r["ema"]:
+        parts.append(f"weight average {r['ema']}")
+    if r["bn_momentum"] is not None:
+        parts.append(f"BatchNorm momentum {r['bn_momentum']:g}")
+    if not any(r[key] for key in ("rotate", "translate", "scale", "brightness", "contrast")):
+        return "; ".join(parts + ["no augmentation"])
+    augment = f"rotate {r['rotate']:g}°, shift {r['translate']:g}"
+    augment += f", zoom {r['scale']:g}" if r["scale"] else ""
+    augment += f", brightness {r['brightness']:g}, contrast {r['contrast']:g}" if r["brightness"] or r["contrast"] \
+        else ""
+    augment += " fading out over epochs {}–{}".format(*r["augment_fade"]) if r["augment_fade"] else ""
+    return "; ".join(parts + [augment])
 
 
 # --- the README's blocks -----------------------------------------------------------------------

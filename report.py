@@ -227,14 +227,14 @@ def log_block(record, relative):
     lines = [f"$ {command(record['model'], [record['seed']], record)}",
              f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
              f"# recipe: {describe_recipe(record['recipe'])}"]
+    lines.append("# each epoch: its rate at the start | training loss (epoch mean) and accuracy | the test pass | seconds")
     for m in epochs:
-        lines += [f"EPOCH: {m['epoch']:<3} train: loss {m['train_loss']:.4f} (epoch mean), accuracy "
-                  f"{m['train_accuracy']:.2f}%; lr {m['lr']:.4g} at its start; {m['seconds']:.1f} s",
-                  f"Test set: Average loss: {m['test_loss']:.4f}, Accuracy: {m['test_correct']}/{m['test_total']} "
-                  f"({m['test_accuracy']:.2f}%)"]
+        lines.append(f"EPOCH: {m['epoch']:<2} | lr {m['lr']:<7.4g}| train: loss {m['train_loss']:.4f}, accuracy "
+                     f"{m['train_accuracy']:.2f}% | Test set: Average loss: {m['test_loss']:.4f}, Accuracy: "
+                     f"{m['test_correct']}/{m['test_total']} ({m['test_accuracy']:.2f}%) | {m['seconds']:.1f} s")
     lines.append(verdict)
     return "\n".join([f"<details><summary>Log: <code>{escape(verdict)}</code></summary>", "",
-                      f"From [`{relative}`]({relative}), the console's lines for each epoch:", "", "```text",
+                      f"From [`{relative}`]({relative}), every epoch as train.py recorded it:", "", "```text",
                       *lines, "```", "", "</details>"])
 
 

@@ -117,8 +117,9 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     assert lines[0] == "$ python train.py --model model3"
     assert lines[1] == "# model3, seed 1, 5,000 params; CPU AMD EPYC, family 25, model 17, AVX512; 2 threads; " \
                        "torch 2.14.1; commit 1234567"
-    assert lines[4::2][:15] == [f"Test set: Average loss: 0.0200, Accuracy: {m['test_correct']}/10000 "
-                                f"({m['test_accuracy']:.2f}%)" for m in shown["epochs"]]
+    assert [line.split(" | ")[3] for line in lines[4:19]] == [
+        f"Test set: Average loss: 0.0200, Accuracy: {m['test_correct']}/10000 ({m['test_accuracy']:.2f}%)"
+        for m in shown["epochs"]]
     assert lines[-1] == verdict.target_met(5000, shown["epochs"])[1]
     assert "$ python train.py --model model3 --seeds 1001-1002" in text
     assert "$ OMP_NUM_THREADS=1 python train.py --model model3 --seed 1003" in text

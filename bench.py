@@ -22,13 +22,14 @@ import statistics
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 import torch
 
-import model3
 from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
 from engine import Options, Training, UserError, count_params, fit, pick_device
 from experiments import load_experiment
 from records import cpu_model
+from train import positive
 
 CLASSIC_BATCH_SIZE = 128
 CLASSIC_WORKERS = 2
@@ -96,7 +97,7 @@ def profile_epoch(data, module, device, rows=15):
         wall = time.perf_counter() - began
     events = prof.key_averages()
     print(events.table(sort_by="self_cpu_time_total", row_limit=rows))
-    line = f"one profiled training epoch of model3: {wall:.2f} s wall for {batches} batches"
+    line = f"one profiled training epoch of {module.name}: {wall:.2f} s wall for {batches} batches"
     if device.type == "cuda":
         computing = sum(e.self_device_time_total for e in events  # as the table's total: kernels, not
                         if e.device_type.name == "CUDA" and not e.is_user_annotation) / 1e6  # the spans around them
@@ -107,8 +108,15 @@ def profile_epoch(data, module, device, rows=15):
     print(line)
 
 
+def experiment(name):
+    """A model file, checked, as its Net and its complete recipe."""
+    module, recipe = load_experiment(name)
+    return SimpleNamespace(name=name, Net=module.Net, RECIPE=recipe)
+
+
 def classic_run(root, device, epochs):
     """What a classic script does: train and test model3 through DataLoaders, every epoch."""
+    model3 = experiment("model3")
     loaders = classic_loaders(root, device)
     fit(model3.Net, {**model3.RECIPE, "epochs": epochs}, None, 1, Options(device=device), loaders=loaders)
 
@@ -128,13 +136,13 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto (the default): cuda where present, else cpu")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs per pipeline, after a warm-up "
-                        "(default: 3)")
+    parser.add_argument("--epochs", type=positive(int), default=3, help="timed epochs per pipeline, after a "
+                        "warm-up (default: 3)")
     parser.add_argument("--models", default="model4", help="other model files timed beside model3 (tensor "
                         "pipeline, their own recipes; default: model4); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
-    parser.add_argument("--repeats", type=int, default=2, help="whole-process runs of each; the best counts "
-                        "(default: 2)")
+    parser.add_argument("--repeats", type=positive(int), default=2, help="whole-process runs of each; the best "
+                        "counts (default: 2)")
     parser.add_argument("--profile", action="store_true", help="only profile one training epoch of model3 "
                         "(tensor pipeline) and print where its time goes")
     parser.add_argument("--classic-run", type=int, metavar="EPOCHS", help=argparse.SUPPRESS)
@@ -146,7 +154,8 @@ def main(argv=None):
             classic_run(root, device, args.classic_run)
             return 0
         data = load_mnist(root, download=False)
-        others = [(name, load_experiment(name)[0]) for name in args.models.split(",") if name]
+        model3 = experiment("model3")
+        others = [(name, experiment(name)) for name in args.models.split(",") if name]
     except (DataError, UserError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -370,8 +370,12 @@ class Training:
                 "scheduler": self.scheduler.state_dict(), "rng": rng, "metrics": self.metrics}
 
     def load_state_dict(self, state):
-        self.model.load_state_dict(state.get("train_state", state["model_state"]))
-        self.tested.load_state_dict(state["model_state"])
+        try:
+            self.model.load_state_dict(state.get("train_state", state["model_state"]))
+            self.tested.load_state_dict(state["model_state"])
+        except RuntimeError as err:  # the last line names the first mismatched tensor
+            raise UserError(f"the saved weights do not fit this net ({str(err).strip().splitlines()[-1].strip()})") \
+                from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"]["torch"])

@@ -93,10 +93,10 @@ def plot_confusion(counts, path):
 
 def save_run_plots(record, images, run_dir):
     """A run's curves, its mistakes (drawn from the test images) and its confusion matrix, from its record."""
-    run_dir = Path(run_dir)
-    plot_curves(record, run_dir / "curves.png")
-    plot_misclassified(images, record["mistakes"], run_dir / "misclassified.png")
-    plot_confusion(record["confusion"], run_dir / "confusion.png")
+    curves, misclassified, confusion = (Path(run_dir) / name for name in PICTURES)
+    plot_curves(record, curves)
+    plot_misclassified(images, record["mistakes"], misclassified)
+    plot_confusion(record["confusion"], confusion)
 
 
 SEEDS_YRANGE = (98.8, 99.8)  # one range for every seeds chart, so that charts compare at a glance
@@ -110,16 +110,19 @@ def plot_seeds(title, records, path):
     epochs = len(records[0]["epochs"])
     ax.axvspan(epochs - LAST_EPOCHS + 0.5, epochs + 0.5, color="gold", alpha=0.25,
                label=f"last {LAST_EPOCHS} epochs")
-    for r in records:
+    colours = plt.get_cmap("tab20" if len(records) > 10 else "tab10").colors
+    for r, colour in zip(records, colours * 2):
+        missed = not r["target_met"]  # drawn black and thick: a miss stands out from any colour
         ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
-                linewidth=1, label=f"seed {r['seed']}{'' if r['target_met'] else ' (missed)'}")
+                linewidth=2.2 if missed else 1, color="black" if missed else colour, zorder=3 if missed else 2,
+                label=f"seed {r['seed']}{' (missed)' if missed else ''}")
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"{TARGET:.2f}%")
-    ax.set(ylim=SEEDS_YRANGE, xlim=(2.5, epochs + 0.5), xlabel="epoch", ylabel="test accuracy (%)",
-           xticks=range(3, epochs + 1))
+    ax.set(ylim=SEEDS_YRANGE, xlim=(2.5, epochs + 0.5), xlabel="epoch (1-2 off the chart, below its range)",
+           ylabel="test accuracy (%)", xticks=range(3, epochs + 1))
     met = sum(r["target_met"] for r in records)
     ax.set_title(f"{title}: target met on {met}/{len(records)} seeds", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.legend(fontsize=7, ncol=3 if len(records) > 10 else 2, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -168,10 +171,10 @@ def _chance_panel(panel, nets, draw):
                    fmt="none", ecolor="tab:red", alpha=0.35, capsize=3, zorder=3)
     draw(panel, held)
     for x, y, k, (_, lowest) in zip(params, held, met, nets):
-        panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(6, -3), fontsize=8,
-                       color="tab:red")
+        panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center",
+                       fontsize=8, color="tab:red")
     panel.axhline(90, color="grey", linestyle="--", linewidth=1)
-    panel.set(ylim=(-5, 108), ylabel="fresh seeds that held (%)",
+    panel.set(ylim=(-18, 108), ylabel="fresh seeds that held (%)",
               title=f"How few parameters hold {TARGET:.2f}% on each of the last {LAST_EPOCHS} epochs "
                     f"(bars: 95% intervals; dashed: 9 in 10)")
     panel.title.set_fontsize(10)
@@ -196,6 +199,7 @@ def _accuracy_panel(ax, trials, nets, named, draw):
                     color="grey")
     for x, model in named.items():
         if x in params:
-            ax.annotate(model, (x, means[params.index(x)]), textcoords="offset points", xytext=(0, 10),
-                        ha="center", fontsize=9, fontweight="bold", color="black", zorder=5)
+            ax.annotate(model, (x, means[params.index(x)]), textcoords="offset points", xytext=(-8, -4),
+                        ha="right", va="top", fontsize=9, fontweight="bold", color="black", zorder=5)
     ax.set(xlabel="parameters", ylabel=f"lowest of the last {LAST_EPOCHS} epochs (%)")
+    ax.set_xlim(min(params + [PUBLIC_SINGLE_RUN]) - 300, max(params) + 300)

@@ -42,14 +42,49 @@ class RecipeError(ValueError):
     """A recipe that cannot train: an unknown key, or a value of the wrong kind."""
 
 
+POSITIVE_INTEGERS = ("epochs", "batch_size")
+NUMBERS = ("lr", "momentum", "weight_decay", "gamma", "warmup", "floor", "label_smoothing", "rotate", "translate",
+           "scale", "brightness", "contrast")
+OPTIONAL_NUMBERS = ("anneal_end", "ema", "bn_momentum")
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_kinds(full, source):
+    """Each value of the kind its key needs: a typo such as lr=O.1 is refused here, not mid-run."""
+    for key in POSITIVE_INTEGERS:
+        if not (isinstance(full[key], int) and not isinstance(full[key], bool) and full[key] > 0):
+            raise RecipeError(f"{source}: {key} must be a whole number above zero, not {full[key]!r}")
+    for key in NUMBERS + OPTIONAL_NUMBERS:
+        if not (is_number(full[key]) or (key in OPTIONAL_NUMBERS and full[key] is None)) or \
+                (is_number(full[key]) and full[key] < 0):
+            raise RecipeError(f"{source}: {key} must be a number of zero or more, not {full[key]!r}")
+    if full["lr"] <= 0:
+        raise RecipeError(f"{source}: lr must be above zero, not {full['lr']!r}")
+    lists = {"milestones": lambda v: all(map(is_number, v)),
+             "points": lambda v: all(isinstance(p, list) and len(p) == 2 and all(map(is_number, p)) for p in v),
+             "augment_fade": lambda v: len(v) == 2 and all(map(is_number, v))}
+    for key, fits in lists.items():
+        value = full[key]
+        if not (value is None and key == "augment_fade") and not (isinstance(value, list) and fits(value)):
+            raise RecipeError(f"{source}: {key} must be {LIST_KINDS[key]}, not {value!r}")
+
+
+LIST_KINDS = {"milestones": "a list of epochs", "points": "a list of [epoch, fraction] pairs",
+              "augment_fade": "[first, last] epochs, or null"}
+
+
 def complete(recipe, source="the recipe"):
     """`recipe` with every key the schema knows, defaults filled in; RecipeError (naming `source`) for a
-    key it does not know or a schedule it cannot run."""
+    key it does not know, a value of the wrong kind, or a schedule it cannot run."""
     unknown = [key for key in recipe if key not in SCHEMA]
     if unknown:
         raise RecipeError(f"{source}: unknown key {', '.join(map(repr, unknown))}; valid keys: "
                           f"{', '.join(SCHEMA)}")
     full = {key: recipe.get(key, default) for key, (default, _) in SCHEMA.items()}
+    check_kinds(full, source)
     if full["schedule"] not in SCHEDULES:
         raise RecipeError(f"{source}: unknown schedule {full['schedule']!r}; valid: {', '.join(SCHEDULES)}")
     if full["schedule"] == "piecewise" and (len(full["points"]) < 2 or full["points"][0][0] != 0):

@@ -3,7 +3,8 @@ saved run may be reused by a sweep.
 
 Every record says where it came from (`provenance`): the model file's and the training code's hashes,
 the git commit, torch, the device and, on a CPU, its type, and the thread count. The same seed gives
-the same numbers only when all of these are the same, so a sweep reuses a saved run only then.
+the same numbers only when all of these but the commit are the same, so a sweep reuses a saved run
+only then.
 """
 import functools
 import hashlib
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 from engine import UserError
-from recipe import complete
+from recipe import RecipeError, complete
 from verdict import LAST_EPOCHS, min_last
 
 HERE = Path(__file__).resolve().parent
@@ -138,12 +139,16 @@ def saved_run_differs(saved, recipe, seed, expected):
         return "it was a dry run"
     if "provenance" not in saved:
         return "it records no provenance (written by an older train.py)"
-    if saved.get("seed") != seed or complete(saved.get("recipe", {})) != complete(recipe):
+    try:
+        same_recipe = complete(saved.get("recipe", {})) == complete(recipe)
+    except RecipeError:  # written under another schema
+        same_recipe = False
+    if saved.get("seed") != seed or not same_recipe:
         return "its recipe differs"
     for key, what in SAME_EXPERIMENT:
         old, new = saved["provenance"].get(key), expected[key]
         if old != new:
-            return f"{what} (sha256 {(old or '')[:12]}, now {new[:12]})" if key.endswith("sha256") else \
+            return f"{what} (sha256 {(old or '')[:12]}, now {(new or '')[:12]})" if key.endswith("sha256") else \
                 f"{what} ({old}, now {new})"
     return None
 
@@ -229,8 +234,15 @@ def summary_lines(summary):
 
 
 def load_trials(path):
-    """search.py's results, one dict per run; none if the file is absent."""
+    """search.py's results, one dict per run; none if the file is absent. A line cut short (a crash while
+    it was written) is skipped with a line saying so: that run is simply run again."""
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            rows.append(json.loads(line)) if line.strip() else None
+        except ValueError:
+            print(f"{path}, line {number}: not a whole result, skipped")
+    return rows

@@ -1,8 +1,9 @@
 """Every table, log and picture of README.md and docs/, generated from the committed results.
 
 It reads results/: each run's metrics.json (results/runs/ on the CPU, results/runs-cuda/ on a
-GPU), search.py's trials (results/search.jsonl; results/search-cuda.log, the console output of a
-GPU tuning pass), the benchmark's output (results/bench-cpu.txt) and the GPU device logs. It
+GPU; results/refactor-check/new, seeds run again on another CPU type), search.py's trials
+(results/search.jsonl; results/search-cuda.log, the console output of a GPU tuning pass), the
+benchmark's output (results/bench-cpu.txt) and the GPU device logs. It
 rewrites the marked blocks of README.md, docs/frontier.md and docs/speed.md (the text between
 <!-- NAME:start ... --> and <!-- NAME:end -->; nothing else is touched) and draws the pictures in
 assets/. Each block names the run it came from; logs are the console's lines for each epoch,
@@ -66,7 +67,10 @@ def load_runs(*dirs):
     runs, seen = {}, set()
     for runs_dir in dirs:
         for path in sorted(Path(runs_dir).glob("*/metrics.json")):
-            record = json.loads(path.read_text())
+            try:
+                record = json.loads(path.read_text())
+            except ValueError:
+                raise ValueError(f"{path}: not a whole metrics.json (copy it again from its run)") from None
             key = (record["model"], device_of(record), record["params"], record["seed"])
             if record.get("dry_run") or "target_met" not in record or key in seen:
                 continue  # smoke runs and unfinished runs are no results
@@ -135,10 +139,10 @@ def seed_text(seeds):
 
 
 def held(lowest):
-    """'K/N (95%: lo–hi%)' of a list of lowest-of-last-5 values."""
+    """'K/N (lo–hi%)' of a list of lowest-of-last-5 values: the share that held, with its 95% interval."""
     met = sum(map(accuracy_holds, lowest))
     lo, hi = wilson(met, len(lowest))
-    return f"{met}/{len(lowest)} ({100 * lo:.0f}–{100 * hi:.0f}%)"
+    return f"{met}/{len(lowest)} ({max(0.0, 100 * lo):.0f}–{min(100.0, 100 * hi):.0f}%)"
 
 
 def spread(values):
@@ -195,8 +199,9 @@ def results_table(runs):
             lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {held(lowest)} | {spread(lowest)} | "
                          f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
         else:
-            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | one run (seed {shown['seed']}): target "
-                         f"{'met' if shown['target_met'] else 'missed'} | {min_last(shown['epochs']):.2f} | |")
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | none; its one run (seed {shown['seed']}) "
+                         f"{'met' if shown['target_met'] else 'missed'} the target | "
+                         f"{min_last(shown['epochs']):.2f} (that run) | n/a |")
     return "\n".join(lines)
 
 
@@ -312,14 +317,21 @@ def trial_log_table(rows):
     return "\n".join(lines)
 
 
+def net_name(runs, model, params):
+    """'model4', or 'model4, an earlier net' for a net the model file no longer has (model4 had three)."""
+    shown = shown_run(runs, model)
+    return model if shown is None or shown["params"] == params else f"{model}, an earlier net"
+
+
 def model_sweeps(runs):
-    """{(model, params): {seed: lowest of the last 5}} of every model file's net swept on fresh CPU seeds
+    """{(name, params): {seed: lowest of the last 5}} of every model file's net swept on fresh CPU seeds
     (a model file may change its net between sweeps: model4 did)."""
     sweeps = {}
     for (model, device), records in runs.items():
         for r in records if device == "cpu" and model in MODELS else ():
             if is_fresh(r):
-                sweeps.setdefault((model, r["params"]), {})[r["seed"]] = min_last(r["epochs"])
+                name = net_name(runs, model, r["params"])
+                sweeps.setdefault((name, r["params"]), {})[r["seed"]] = min_last(r["epochs"])
     return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items()) if len(seeds) > 1}
 
 
@@ -380,7 +392,7 @@ def gpu_sweeps_table(runs):
             group = [r for r in records if r["params"] == params]
             lowest = [min_last(r["epochs"]) for r in group]
             worst = min(group, key=lambda r: min_last(r["epochs"]))
-            lines.append(f"| {model} | {params:,} | {group[0]['provenance']['device_name']} | "
+            lines.append(f"| {net_name(runs, model, params)} | {params:,} | {group[0]['provenance']['device_name']} | "
                          f"{seed_text([r['seed'] for r in group])} | {held(lowest)} | {spread(lowest)} | "
                          f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
     return "\n".join(lines)
@@ -486,14 +498,18 @@ def main(argv=None):
                         "what results/ give, and exit 1 if any does")
     args = parser.parse_args(argv)
     results, root = Path(args.results), Path(args.root)
-    runs = load_runs(results / "runs", results / "runs-cuda")
+    try:
+        runs = load_runs(results / "runs", results / "runs-cuda")
+    except (ValueError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     trials, logged = load_trials(results / "search.jsonl"), load_trial_log(results / "search-cuda.log")
     others = [r for records in load_runs(results / "refactor-check" / "new").values() for r in records]
     documents = {"README.md": readme_blocks(runs, root),
                  "docs/frontier.md": frontier_blocks(runs, trials, logged, others),
                  "docs/speed.md": speed_blocks(runs, results, root)}
-    stale = []
-    for name, blocks in documents.items():
+    stale, written = [], {}
+    for name, blocks in documents.items():  # every document checked before any is written
         path = root / name
         try:
             text = path.read_text()
@@ -505,8 +521,9 @@ def main(argv=None):
             return 1
         stale += [f"{name}: {section}" for section, body in blocks.items()
                   if replace_marked(text, body, section) != text]
-        if not args.check:
-            path.write_text(new)
+        written[path] = new
+    for path, new in written.items() if not args.check else ():
+        path.write_text(new)
     if args.check:
         print("\n".join(f"differs from results/: {where}" for where in stale) or "every block is as results/ give it")
         return 1 if stale else 0

@@ -267,7 +267,11 @@ def main(argv=None):
                              initargs=(data_dir, args.threads, args.device)) as pool:
         futures = [pool.submit(run_trial, name, seed, args.out, args.device) for name, seed in todo]
         for future in as_completed(futures):
-            row = future.result()
+            try:
+                row = future.result()
+            except UserError as err:  # one trial that cannot go on (its loss diverged): the rest still run
+                print(f"a trial stopped: {err}", flush=True)
+                continue
             with open(args.results, "a") as results:
                 results.write(json.dumps(row) + "\n")
             print(f"{row['variant']:<20} seed {row['seed']:>4}  {row['params']:>6,} params  "

@@ -32,7 +32,7 @@ from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_pa
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
 from records import (CheckpointError, confusion_matrix, load_checkpoint, mistakes, provenance, read_saved_run,
-                     save_atomic, summary_lines, summary_of, write_json)
+                     save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
 from verdict import target_met
 
 
@@ -159,8 +159,8 @@ def save_plots(record, test_x, run_dir):
 
 def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None, run_args=None):
     """Train one seed of one experiment into run_dir (metrics.json and checkpoint.pt after every epoch,
-    best.pt, model.pt and plots at the end); returns the run's record. `again` says how to go on after
-    a Ctrl-C (default: the --resume command of this run)."""
+    best.pt, model.pt and plots at the end); returns the run's record. `again` is what a Ctrl-C's line
+    adds on how to go on (default: the --resume command of this run)."""
     name, run_dir = experiment.name, Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_path = run_dir / "checkpoint.pt"
@@ -195,8 +195,9 @@ def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None
         raise TrainingError(f"{name} seed {seed}, {err}; stopped, {where}") from None
     except KeyboardInterrupt:
         if record["epochs"] or resume:
+            advice = f"; continue with: python train.py --resume {checkpoint_path}" if again is None else again
             print(f"\nInterrupted. The checkpoint of epoch {len(record['epochs'] or resume['metrics'])} is "
-                  f"{checkpoint_path}; {again or f'continue with: python train.py --resume {checkpoint_path}'}")
+                  f"{checkpoint_path}{advice}")
         else:
             print("\nInterrupted before the first epoch ended: no checkpoint was written.")
         raise
@@ -218,7 +219,7 @@ def sweep_seed(experiment, seed, position, data, run_dir, options, fresh=False, 
     """One seed of a --seeds sweep: its finished run reused, its broken run continued from checkpoint.pt,
     or (if neither is there, or what is there is another experiment, or `fresh`) trained from scratch."""
     header, state, found = f"== seed {seed} ({position})", None, None
-    again = "run the same command again to go on with the sweep from there"
+    again = ""  # the sweep says how to go on
     if not fresh and not options.dry_run:
         expected = provenance(experiment.model_file, options.device)
         state, found = read_saved_run(run_dir, experiment.name, experiment.recipe, seed, expected)
@@ -248,16 +249,29 @@ def evaluate_file(path, args, device):
     print(test_line(result))
 
 
-def resumed_run(args):
-    """(experiment, checkpoint, data folder, dry run) of the run that --resume continues."""
+def run_finished(run_dir):
+    """Whether a run's end was written (its verdict); a run cut off after its last checkpoint was not."""
+    try:
+        return "target_met" in json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def resumed_run(args, device):
+    """(experiment, checkpoint, data folder, dry run) of the run that --resume continues: only the same
+    experiment (model file, training code, torch, device, CPU type, threads), or its numbers would mix."""
     resume = load_checkpoint(args.resume, args.model)
     if "optimizer" not in resume:
         raise CheckpointError(f"{args.resume} holds weights only; --resume needs a checkpoint.pt")
     dry_run = resume.get("dry_run", False)
     module, _ = load_experiment(resume["model"])
     recipe = recipes.complete(resume["recipe"], source=f"{args.resume}: its recipe")
-    if resume["epoch"] >= (1 if dry_run else recipe["epochs"]):
+    if resume["epoch"] >= (1 if dry_run else recipe["epochs"]) and run_finished(Path(args.resume).parent):
         raise CheckpointError(f"{args.resume}: the run already finished its epochs; test it with --eval")
+    why = saved_run_differs({**resume, "dry_run": False}, recipe, resume["seed"],
+                            provenance(model_path(resume["model"]), device))
+    if why:
+        raise CheckpointError(f"{args.resume} cannot go on here: {why}; train it again instead")
     experiment = Experiment(resume["model"], module.Net, recipe, model_path(resume["model"]))
     return experiment, resume, resolve_data_dir(args.data_dir or resume["args"].get("data_dir")), dry_run
 
@@ -276,12 +290,13 @@ def run(args):
     if args.eval:
         return evaluate_file(args.eval, args, device)
     if args.resume:
-        experiment, resume, data_dir, dry_run = resumed_run(args)
+        experiment, resume, data_dir, dry_run = resumed_run(args, device)
         runs = [(resume["seed"], Path(args.resume).parent)]  # continue in place
     else:
         experiment, resume, data_dir, dry_run = new_experiment(args), None, resolve_data_dir(args.data_dir), \
             args.dry_run
-        runs = [(seed, Path(args.out) / f"{args.model}-seed{seed}") for seed in args.seeds or [args.seed]]
+        dry = "-dry" if args.dry_run else ""  # a smoke run never overwrites a real run's files
+        runs = [(seed, Path(args.out) / f"{args.model}-seed{seed}{dry}") for seed in args.seeds or [args.seed]]
     options = Options(device=device, cuda_graph=not args.eager, dry_run=dry_run)
 
     print(f"{experiment.name} on {device}; recipe: {json.dumps(experiment.recipe)}")
@@ -296,7 +311,7 @@ def run(args):
     except KeyboardInterrupt:
         print("The sweep goes on from there when the same command is run again.")
         raise
-    if len(records) > 1 and not dry_run:
+    if not dry_run:
         summary = summary_of(experiment.name, records)
         print("\n".join(summary_lines(summary)))
         write_json(summary, Path(args.out) / f"{experiment.name}-summary.json")

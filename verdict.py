@@ -20,8 +20,8 @@ def epoch_holds(correct, total):
 
 
 def accuracy_holds(accuracy):
-    """The same judgement from a rounded percentage, for records that keep only that (search.py's trials
-    keep the accuracy to two decimals, which is exact for a 10,000-image test set)."""
+    """The same judgement from a percentage, for records that keep only that (search.py's trials, and the
+    two decimals of a console log, which are exact for a 10,000-image test set)."""
     return round(accuracy * 100) >= TARGET_PER_10000
 
 

@@ -58,9 +58,21 @@ def test_recipe_flags_reach_the_recipe(tiny_mnist, tmp_path, capsys):
                        "--data-dir", str(tiny_mnist), "--out", str(tmp_path), "--dry-run", "--device", "cpu",
                        "--no-download"])
     assert code == 0
-    saved = torch.load(tmp_path / "model4-seed1" / "checkpoint.pt", weights_only=True)["recipe"]
+    saved = torch.load(tmp_path / "model4-seed1-dry" / "checkpoint.pt", weights_only=True)["recipe"]
     assert saved["augment_fade"] == [1, 2] and saved["ema"] is None and saved["lr"] == 0.05
     assert saved["anneal_end"] == 10 and set(saved) == set(SCHEMA)
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("lr=O.1", "the flags: lr must be a number of zero or more, not 'O.1'"),
+    ("augment_fade=7", "the flags: augment_fade must be [first, last] epochs, or null, not 7"),
+    ("epochs=0", "the flags: epochs must be a whole number above zero, not 0"),
+])
+def test_a_recipe_value_of_the_wrong_kind_is_refused_in_one_line(setting, message, tiny_mnist, capsys):
+    code = train.main(["--model", "model4", "--set", setting, "--data-dir", str(tiny_mnist), "--dry-run",
+                       "--device", "cpu", "--no-download"])
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"error: {message}\n"
 
 
 def test_the_schema_refuses_unknown_keys_and_fills_defaults():

@@ -190,10 +190,11 @@ def test_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):
     for seed, last in ((2001, 99.58), (2002, 99.39)):
         fake_run(copies, "model4", seed, [last + 0.1, last], params=5964, folder=f"model4-5964-seed{seed}")
     fake_run(runs, "model1", 1, [98.0, 98.9])
+    fake_run(runs, "model4", 1, [99.0, 99.5], params=6908)  # its default run: the net it has now
     for seed in (3001, 3002):
         fake_run(tmp_path / "gpu", "model4", seed, [99.0, 99.0], params=6908, device="cuda")
     assert report.model_sweeps(report.load_runs(runs, copies, tmp_path / "gpu")) == {
-        ("model4", 5964): {2001: 99.58, 2002: 99.39}, ("model4", 6908): {3001: 99.45, 3002: 99.41}}
+        ("model4, an earlier net", 5964): {2001: 99.58, 2002: 99.39}, ("model4", 6908): {3001: 99.45, 3002: 99.41}}
 
 
 def test_a_model_sweep_that_repeats_a_trial_sweep_stands_once(tmp_path):

@@ -47,7 +47,8 @@ def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     assert f"model3 on {device}" in out
     assert "Total params:" in out  # the torchsummary table
     assert "Test set: Average loss:" in out and "/64 (" in out  # 3 test batches cover all 64 images
-    run_dir = tmp_path / "model3-seed1"
+    run_dir = tmp_path / "model3-seed1-dry"  # a smoke run never overwrites a real run's files
+    assert not (tmp_path / "model3-seed1").exists()
     record = metrics(run_dir)
     assert record["dry_run"] and len(record["epochs"]) == 1
     where = record["provenance"]
@@ -174,14 +175,14 @@ def test_eval_matches_the_last_epoch(device, tiny_mnist, tmp_path, capsys):
 
 def test_checkpoint_of_another_model_or_garbage(tiny_mnist, tmp_path, capsys):
     assert short_run(capsys, tiny_mnist, tmp_path, "--dry-run")[0] == 0
-    checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
+    checkpoint = tmp_path / "model3-seed1-dry" / "checkpoint.pt"
     code, _, err = run_main(capsys, "--resume", str(checkpoint), "--model", "model2", "--device", "cpu")
     assert code == 1 and f"error: {checkpoint} holds model3 weights, not model2" in err
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"this is not a checkpoint")
     code, _, err = run_main(capsys, "--eval", str(garbage), "--device", "cpu")
     assert code == 1 and f"error: {garbage}: not a readable checkpoint" in err
-    code, _, err = run_main(capsys, "--resume", str(tmp_path / "model3-seed1" / "model.pt"), "--device", "cpu")
+    code, _, err = run_main(capsys, "--resume", str(tmp_path / "model3-seed1-dry" / "model.pt"), "--device", "cpu")
     assert code == 1 and "holds weights only; --resume needs a checkpoint.pt" in err
 
 
@@ -293,7 +294,7 @@ def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
                              "--dry-run", *FAST], cwd=repo, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "model5 on cpu" in result.stdout and "Dry run:" in result.stdout
-    assert (repo / "runs" / "model5-seed1" / "model.pt").is_file()
+    assert (repo / "runs" / "model5-seed1-dry" / "model.pt").is_file()
 
 
 @pytest.mark.parametrize("name", ["os", "../model3", "model3.py", "notmodel", "PATH/model3", "model3 "])
@@ -419,3 +420,19 @@ def test_a_net_that_cannot_be_captured_trains_eagerly_on_cuda(tiny_mnist, tmp_pa
     out = capsys.readouterr().out
     assert out.count("The training step cannot be captured as a CUDA graph") == 1
     assert len(run.metrics) == 2 and all(math.isfinite(m["train_loss"]) for m in run.metrics)
+
+
+def test_resume_refuses_a_run_of_another_experiment(tiny_mnist, tmp_path, capsys, monkeypatch):
+    """A checkpoint continued under another thread count (or model file, device, CPU type) would mix two
+    experiments' numbers in one record: refused in one line."""
+    assert short_run(capsys, tiny_mnist, tmp_path, "--epochs", "2")[0] == 0
+    checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["epoch"], state["metrics"] = 1, state["metrics"][:1]
+    torch.save(state, checkpoint)
+    (tmp_path / "model3-seed1" / "metrics.json").unlink()  # as if cut off after epoch 1
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads + 1)
+    code, _, err = run_main(capsys, "--resume", str(checkpoint), "--device", "cpu", "--no-download")
+    assert code == 1 and err.count("\n") == 1
+    assert f"cannot go on here: the thread count changed ({threads}, now {threads + 1})" in err

@@ -197,7 +197,7 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_mnist, tmp_pa
     code, _, err = short_run(capsys, tiny_mnist, tmp_path)
     checkpoint = tmp_path / "model3-seed1" / "checkpoint.pt"
     assert code == 1
-    assert f"model3 seed 1, epoch 2: the loss became nan" in err
+    assert "model3 seed 1, epoch 2: the loss became nan" in err
     assert f"the last good checkpoint is {checkpoint}" in err
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
 

@@ -95,6 +95,15 @@ def check_net(make_net, where="Net()"):
         raise UserError(f"{where} maps a (2, 1, 28, 28) batch to {shape}, not (2, 10) (one log-probability per digit)")
 
 
+def load_weights(model, state, name="this net"):
+    """Saved weights into `model`; one line (UserError) naming the first tensor that does not fit."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:  # the last line names the first mismatched tensor
+        raise UserError(f"the saved weights do not fit {name} ({str(err).strip().splitlines()[-1].strip()})") \
+            from None
+
+
 def make_optimizer(model, recipe):
     return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
                            weight_decay=recipe["weight_decay"])
@@ -309,7 +318,7 @@ class Training:
     checkpoint needs to go on exactly where the run stopped."""
 
     def __init__(self, net, recipe, data, seed, options=Options(), loaders=None):
-        self.recipe, self.seed, self.options = complete(recipe), seed, options
+        self.recipe, self.options = complete(recipe), options
         device = options.device
         torch.manual_seed(seed)
         model = net if isinstance(net, nn.Module) else net()
@@ -370,12 +379,8 @@ class Training:
                 "scheduler": self.scheduler.state_dict(), "rng": rng, "metrics": self.metrics}
 
     def load_state_dict(self, state):
-        try:
-            self.model.load_state_dict(state.get("train_state", state["model_state"]))
-            self.tested.load_state_dict(state["model_state"])
-        except RuntimeError as err:  # the last line names the first mismatched tensor
-            raise UserError(f"the saved weights do not fit this net ({str(err).strip().splitlines()[-1].strip()})") \
-                from None
+        load_weights(self.model, state.get("train_state", state["model_state"]))
+        load_weights(self.tested, state["model_state"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"]["torch"])

@@ -28,7 +28,7 @@ import torch
 
 import recipe as recipes
 from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data_dir
-from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_params, fit, pick_device,
+from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_params, fit, load_weights, pick_device,
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
 from records import (CheckpointError, confusion_matrix, load_checkpoint, mistakes, provenance, read_saved_run,
@@ -238,11 +238,7 @@ def evaluate_file(path, args, device):
     ckpt = load_checkpoint(path, args.model)
     module, _ = load_experiment(ckpt["model"])
     model = module.Net()
-    try:
-        model.load_state_dict(ckpt["model_state"])
-    except RuntimeError as err:  # the last line names the first mismatched tensor
-        raise CheckpointError(f"the saved weights do not fit {ckpt['model']}.Net "
-                              f"({str(err).strip().splitlines()[-1].strip()})") from None
+    load_weights(model, ckpt["model_state"], f"{ckpt['model']}.Net")
     _, (test_x, test_y) = load_mnist(resolve_data_dir(args.data_dir), download=not args.no_download)
     result = test(model.to(device), TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
     print(f"{ckpt['model']} ({count_params(model):,} params) from {path}")

@@ -13,6 +13,7 @@ REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
 FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
 FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
+CROWDED = 200  # parameters; sweeps closer than this are labelled beside their points
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
@@ -133,22 +134,27 @@ def plot_frontier(trials, sweeps, named, path):
     fresh-seed sweep's seeds that held the target, with its 95% interval and K/N beside it. Below, the
     lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
     mean as a marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are
-    hollow and off the lines. `named`: {params: model} of the nets to name at their points."""
+    hollow and off the lines; the reference write-up's net is grey and off them too, since it is the
+    net to beat, not a point of the search. `named`: {params: model} of the nets to name at their
+    points."""
     plt = _pyplot()
     fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.8), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
     nets = sorted(sweeps.items(), key=lambda item: (item[0][1], -len(item[1])))
     params = [p for (_, p), _ in nets]
-    full = [len(lowest) >= FULL_SWEEP for _, lowest in nets]
+    short = [len(lowest) < FULL_SWEEP for _, lowest in nets]
+    reference = [p == REFERENCE_PARAMS and not s for p, s in zip(params, short)]
+    on_line = [not (s or r) for s, r in zip(short, reference)]
 
     def draw(panel, values, **label):
-        """The full sweeps as a line of diamonds, the short ones as hollow diamonds."""
-        panel.plot([x for x, f in zip(params, full) if f], [v for v, f in zip(values, full) if f], color="tab:red",
-                   marker="D", markersize=6, linewidth=1, zorder=4, **label)
-        panel.scatter([x for x, f in zip(params, full) if not f], [v for v, f in zip(values, full) if not f],
-                      marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
+        """The full sweeps as a line of diamonds, the short ones hollow, the reference's net grey."""
+        def pick(keep):
+            return [x for x, k in zip(params, keep) if k], [v for v, k in zip(values, keep) if k]
+        panel.plot(*pick(on_line), color="tab:red", marker="D", markersize=6, linewidth=1, zorder=4, **label)
+        panel.scatter(*pick(short), marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
+        panel.scatter(*pick(reference), marker="D", s=36, color="dimgrey", zorder=4)
     _chance_panel(chance, nets, draw)
     _accuracy_panel(ax, trials, nets, named, draw)
-    for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): one run"),
+    for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): its write-up's one run"),
                            (PUBLIC_SINGLE_RUN, "-.", f"a public claim ({PUBLIC_SINGLE_RUN:,}): one run")):
         for panel in (chance, ax):
             panel.axvline(x, color="grey", linestyle=style, linewidth=1, label=text if panel is ax else None)
@@ -170,8 +176,12 @@ def _chance_panel(panel, nets, draw):
                                        [100 * hi - y for y, (_, hi) in zip(held, intervals)]],
                    fmt="none", ecolor="tab:red", alpha=0.35, capsize=3, zorder=3)
     draw(panel, held)
-    for x, y, k, (_, lowest) in zip(params, held, met, nets):
-        panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=(0, -14), ha="center",
+    for i, (x, y, k, (_, lowest)) in enumerate(zip(params, held, met, nets)):
+        # K/N below its point, or beside it, away from a sweep too close to share the space below
+        after = i > 0 and x - params[i - 1] < CROWDED
+        before = i + 1 < len(params) and params[i + 1] - x < CROWDED
+        offset, align = ((7, -3), "left") if after else ((-7, -3), "right") if before else ((0, -14), "center")
+        panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=offset, ha=align,
                        fontsize=8, color="tab:red")
     panel.axhline(90, color="grey", linestyle="--", linewidth=1)
     panel.set(ylim=(-18, 108), ylabel="fresh seeds that held (%)",
@@ -188,7 +198,7 @@ def _accuracy_panel(ax, trials, nets, named, draw):
                label="tuning trials, CPU and GPU (a dot per seed)")
     for (_, x), lowest in nets:
         ax.scatter([x] * len(lowest), list(lowest.values()), s=14, color="tab:red", alpha=0.45, zorder=3)
-    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP})")
+    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP}; grey: the reference's net)")
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1)
     shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]
     low = max(min(shown), FRONTIER_FLOOR) - 0.03

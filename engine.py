@@ -167,6 +167,7 @@ class WeightAverage:
     def __init__(self, model, decay):
         self.model, self.decay = copy.deepcopy(model), decay
         pairs = list(zip(self.model.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values()))
+        pairs = list({id(m): (m, t) for m, t in pairs}.values())  # a weight shared by two layers moves once a step
         self.floats = ([m for m, _ in pairs if m.is_floating_point()], [t for _, t in pairs if t.is_floating_point()])
         self.counts = ([m for m, _ in pairs if not m.is_floating_point()],
                        [t for _, t in pairs if not t.is_floating_point()])

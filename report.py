@@ -306,6 +306,21 @@ def trials_table(trials, question):
     return "\n".join(lines)
 
 
+def tuning_and_fresh_table(trials):
+    """Markdown: each trial net that ran on fresh seeds, its mean on the tuning seeds that chose it beside
+    its mean on the fresh seeds: how much being chosen on those seeds flattered it."""
+    lines = ["| net | params | tuning seeds | their mean | fresh seeds | their mean | fresh minus tuning |",
+             "| --- | ---: | --- | ---: | --- | ---: | ---: |"]
+    for name, rows in group_trials(trials).items():
+        tuning = [r for r in rows if not is_fresh(r)]
+        fresh = [r for r in rows if is_fresh(r)]
+        if tuning and fresh:
+            before, after = (statistics.fmean(r["min_last"] for r in group) for group in (tuning, fresh))
+            lines.append(f"| {name} | {rows[0]['params']:,} | {seed_text([r['seed'] for r in tuning])} | {before:.3f} | "
+                         f"{seed_text([r['seed'] for r in fresh])} | {after:.3f} | {after - before:+.3f} |")
+    return "\n".join(lines)
+
+
 def trial_log_table(rows):
     """Markdown: one row per variant of a search.py console log, every seed's lowest of the last 5 epochs."""
     lines = ["| variant | params | lowest of last 5, by seed | mean | met |", "| --- | ---: | --- | ---: | ---: |"]
@@ -439,7 +454,7 @@ def cross_cpu_table(runs, others):
 def frontier_blocks(runs, trials, logged, others):
     return {"frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
             "trials-margin": trials_table(trials, "margin"),
-            "trials-frontier": trials_table(trials, "frontier"),
+            "trials-frontier": trials_table(trials, "frontier"), "tuning-and-fresh": tuning_and_fresh_table(trials),
             "trials-frontier-cuda": trial_log_table(logged)}
 
 

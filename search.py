@@ -8,7 +8,9 @@ the results into the README's trial tables and the frontier picture.
 
 Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
 Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); Nd a 3x3 conv
-of stride 2, padded (it halves the size, in place of a pool); P a 2x2 max-pool. Each conv is
+of stride 2, padded (it halves the size, in place of a pool); Nr the padded 3x3 conv before it
+again, its weights shared (depth for the price of a BatchNorm; N must be that conv's width, in and
+out); P a 2x2 max-pool. Each conv is
 followed by BatchNorm and ReLU, or the activation a prefix names (`silu:` or `gelu:`, e.g.
 `silu:8k,P,10,10`); every net ends in global average pooling and a 1x1 conv to the 10 classes
 (model2/3/4's head).
@@ -119,11 +121,15 @@ VARIANTS = {
     "p3424-settled-fade-b64-tone": ("frontier", "8k,P,8p,8,8,8,10", {**SETTLED_FADE_B64, **TONE}),
     "p3030-settled-fade-b64": ("frontier", "10k,P,8,8,8,10", SETTLED_FADE_B64),
     "p3692-public": ("frontier", "4p,4p,4p,P,8p,8p,8p,P,8p,8p,8p", PUBLIC),
+    # Weight tying: the two finalists above with their first padded conv twice more, its weights shared
+    # (depth at 12x12 for 16 parameters a layer).
+    "p3456-tied-settled-fade-b64": ("frontier", "8k,P,8p,8r,8r,8,8,8,10", SETTLED_FADE_B64),
+    "p3964-tied-settled-fade-b64": ("frontier", "8k,P,8p,8p,8r,8r,8,8,8,9", SETTLED_FADE_B64),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }
 
-LAYER = re.compile(r"(\d+)([pktsd]?)|P")
+LAYER = re.compile(r"(\d+)([pktsdr]?)|P")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
 
 
@@ -132,7 +138,7 @@ class SpecNet(nn.Module):
 
     def __init__(self, spec):
         super().__init__()
-        layers, channels = [], 1
+        layers, channels, padded = [], 1, None
         activation, _, body = spec.rpartition(":")
         if (activation or "relu") not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)}")
@@ -147,10 +153,15 @@ class SpecNet(nn.Module):
             if kind == "s":
                 layers += [nn.Conv2d(channels, channels, 3, groups=channels, bias=False),
                            nn.Conv2d(channels, width, 1, bias=False)]
+            elif kind == "r":
+                if padded is None or padded.in_channels != width or padded.out_channels != width:
+                    raise ValueError(f"{token.strip()!r} in spec {spec!r} repeats no padded {width}-to-{width} conv")
+                layers.append(padded)  # the same module: one set of weights, counted once
             else:
                 kernel, padding, stride = {"": (3, 0, 1), "p": (3, 1, 1), "k": (5, 0, 1), "t": (1, 0, 1),
                                            "d": (3, 1, 2)}[kind]
                 layers.append(nn.Conv2d(channels, width, kernel, stride, padding, bias=False))
+                padded = layers[-1] if kind == "p" else None
             layers += [nn.BatchNorm2d(width), ACTIVATIONS[activation or "relu"]()]
             channels = width
         self.features = nn.Sequential(*layers)

@@ -88,7 +88,8 @@ def fake_trial(variant, question, seed, params, last5):
 
 
 DOCUMENTS = {"README.md": ("results", "model3-result", "model3-log", "model3-sweeps"),
-             "docs/frontier.md": ("frontier", "cross-cpu", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
+             "docs/frontier.md": ("frontier", "cross-cpu", "trials-margin", "trials-frontier", "tuning-and-fresh",
+                                  "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
 
 
@@ -173,6 +174,8 @@ def test_trial_tables_and_the_frontier(tmp_path):
            "| 10.0 | 1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     assert "5001" not in frontier  # the fresh seeds are the sweep's, not the tuning table's
+    chosen = text.split(report.marks("tuning-and-fresh")[0])[1].split(report.marks("tuning-and-fresh")[1])[0]
+    assert "| small | 3,000 | 1–2 | 99.355 | 5001–5002 | 99.415 | +0.060 |" in chosen and "big" not in chosen
     assert "| small | 3,000 | 5001–5002 | 1/2 (9–91%) | 99.415 ± 0.035 | 5002: 99.39 | 99.44 99.39 |" in sweeps
     assert "| model4 | 4,000 | 2001–2002 | 1/2 (9–91%) | 99.390 ± 0.014 | 2002: 99.38 | 99.40 99.38 |" in sweeps
     assert "| tiny | 2,832 | 1: 99.29, 2: 99.41 | 99.350 | 1/2 |" in cuda

@@ -58,6 +58,17 @@ def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant
     assert recipe == search.variant_recipe(variant) == complete(module.RECIPE)
 
 
+def test_a_repeated_conv_shares_the_weights_of_the_padded_conv_before_it():
+    net = search.SpecNet("8k,P,8p,8r,8r,10").eval()
+    assert count_params(net) == 200 + 16 + 576 + 3 * 16 + 720 + 20 + 100  # one 3x3 conv's weights, three BatchNorms
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    assert convs[1] is convs[2] is convs[3] and convs[1].padding == (1, 1)
+    assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    for spec in ("8k,P,8,8r", "8k,P,8p,10r", "8r"):  # unpadded, another width, nothing before it
+        with pytest.raises(ValueError, match="repeats no padded"):
+            search.SpecNet(spec)
+
+
 def test_specs_with_a_strided_conv_and_another_activation():
     net = search.SpecNet("silu:8k,10d,12").eval()
     assert count_params(net) == 200 + 16 + 720 + 20 + 1080 + 24 + 120

@@ -335,6 +335,18 @@ def test_weight_average_follows_the_weights_at_its_decay():
         assert torch.allclose(tensor, expected.to(tensor.dtype), atol=1e-6), key
 
 
+def test_weight_average_moves_a_shared_weight_once_a_step():
+    linear = torch.nn.Linear(2, 2, bias=False)
+    model = torch.nn.Sequential(linear, torch.nn.ReLU(), linear)  # one weight, two layers (search.py's `r`)
+    average = engine.WeightAverage(model, decay=0.75)
+    start = linear.weight.detach().clone()
+    with torch.no_grad():
+        linear.weight.add_(4)
+    average.update()
+    assert average.model[0].weight is average.model[2].weight
+    assert torch.allclose(average.model[0].weight, start + 1, atol=1e-6)  # a quarter of the way, not 7/16
+
+
 def model3_experiment(**changes):
     module, recipe = experiments.load_experiment("model3")
     return train.Experiment("model3", module.Net, complete({**recipe, **changes}), experiments.model_path("model3"))

@@ -134,8 +134,8 @@ def plot_frontier(trials, sweeps, named, path):
     fresh-seed sweep's seeds that held the target, with its 95% interval and K/N beside it. Below, the
     lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
     mean as a marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are
-    hollow and off the lines; the reference write-up's net is grey and off them too, since it is the
-    net to beat, not a point of the search. `named`: {params: model} of the nets to name at their
+    hollow and off the lines; the reference write-up's net's mean is grey and off them too, since it
+    is the net to beat, not a point of the search. `named`: {params: model} of the nets to name at their
     points."""
     plt = _pyplot()
     fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.8), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
@@ -154,7 +154,8 @@ def plot_frontier(trials, sweeps, named, path):
         panel.scatter(*pick(reference), marker="D", s=36, color="dimgrey", zorder=4)
     _chance_panel(chance, nets, draw)
     _accuracy_panel(ax, trials, nets, named, draw)
-    for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): its write-up's one run"),
+    for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): "
+                                                   "its write-up's one run"),
                            (PUBLIC_SINGLE_RUN, "-.", f"a public claim ({PUBLIC_SINGLE_RUN:,}): one run")):
         for panel in (chance, ax):
             panel.axvline(x, color="grey", linestyle=style, linewidth=1, label=text if panel is ax else None)
@@ -180,7 +181,8 @@ def _chance_panel(panel, nets, draw):
         # K/N below its point, or beside it, away from a sweep too close to share the space below
         after = i > 0 and x - params[i - 1] < CROWDED
         before = i + 1 < len(params) and params[i + 1] - x < CROWDED
-        offset, align = ((7, -3), "left") if after else ((-7, -3), "right") if before else ((0, -14), "center")
+        offset, align = (((0, -14), "center") if after == before  # alone, or between two: below
+                         else ((7, -3), "left") if after else ((-7, -3), "right"))
         panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=offset, ha=align,
                        fontsize=8, color="tab:red")
     panel.axhline(90, color="grey", linestyle="--", linewidth=1)
@@ -198,7 +200,8 @@ def _accuracy_panel(ax, trials, nets, named, draw):
                label="tuning trials, CPU and GPU (a dot per seed)")
     for (_, x), lowest in nets:
         ax.scatter([x] * len(lowest), list(lowest.values()), s=14, color="tab:red", alpha=0.45, zorder=3)
-    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP}; grey: the reference's net)")
+    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP}; "
+                          "grey: the reference's net)")
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1)
     shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]
     low = max(min(shown), FRONTIER_FLOOR) - 0.03

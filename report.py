@@ -307,8 +307,8 @@ def trials_table(trials, question):
 
 
 def tuning_and_fresh_table(trials):
-    """Markdown: each trial net that ran on fresh seeds, its mean on the tuning seeds that chose it beside
-    its mean on the fresh seeds: how much being chosen on those seeds flattered it."""
+    """Markdown: each trial net swept on fresh seeds, its mean on every tuning seed it ran on the CPU
+    beside its mean on the fresh seeds: how much being chosen on tuning seeds flattered it."""
     lines = ["| net | params | tuning seeds | their mean | fresh seeds | their mean | fresh minus tuning |",
              "| --- | ---: | --- | ---: | --- | ---: | ---: |"]
     for name, rows in group_trials(trials).items():
@@ -316,8 +316,9 @@ def tuning_and_fresh_table(trials):
         fresh = [r for r in rows if is_fresh(r)]
         if tuning and fresh:
             before, after = (statistics.fmean(r["min_last"] for r in group) for group in (tuning, fresh))
-            lines.append(f"| {name} | {rows[0]['params']:,} | {seed_text([r['seed'] for r in tuning])} | {before:.3f} | "
-                         f"{seed_text([r['seed'] for r in fresh])} | {after:.3f} | {after - before:+.3f} |")
+            lines.append(f"| {name} | {rows[0]['params']:,} | {seed_text([r['seed'] for r in tuning])} | "
+                         f"{before:.3f} | {seed_text([r['seed'] for r in fresh])} | {after:.3f} | "
+                         f"{after - before:+.3f} |")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt 
 Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); Nd a 3x3 conv
 of stride 2, padded (it halves the size, in place of a pool); Nr the padded 3x3 conv before it
 again, its weights shared (depth for the price of a BatchNorm; N must be that conv's width, in and
-out); P a 2x2 max-pool. Each conv is
+out, and nothing but repeats may stand between them); P a 2x2 max-pool. Each conv is
 followed by BatchNorm and ReLU, or the activation a prefix names (`silu:` or `gelu:`, e.g.
 `silu:8k,P,10,10`); every net ends in global average pooling and a 1x1 conv to the 10 classes
 (model2/3/4's head).
@@ -148,11 +148,13 @@ class SpecNet(nn.Module):
                 raise ValueError(f"bad layer {token!r} in spec {spec!r}")
             if token.strip() == "P":
                 layers.append(nn.MaxPool2d(2))
+                padded = None  # a repeat stays at the scale of the conv it repeats
                 continue
             width, kind = int(match[1]), match[2]
             if kind == "s":
                 layers += [nn.Conv2d(channels, channels, 3, groups=channels, bias=False),
                            nn.Conv2d(channels, width, 1, bias=False)]
+                padded = None
             elif kind == "r":
                 if padded is None or padded.in_channels != width or padded.out_channels != width:
                     raise ValueError(f"{token.strip()!r} in spec {spec!r} repeats no padded {width}-to-{width} conv")

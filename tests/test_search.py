@@ -64,7 +64,8 @@ def test_a_repeated_conv_shares_the_weights_of_the_padded_conv_before_it():
     convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
     assert convs[1] is convs[2] is convs[3] and convs[1].padding == (1, 1)
     assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
-    for spec in ("8k,P,8,8r", "8k,P,8p,10r", "8r"):  # unpadded, another width, nothing before it
+    for spec in ("8k,P,8,8r", "8k,P,8p,10r", "8r", "8p,P,8r", "8p,8s,8r"):
+        # unpadded, another width, nothing before it, a pool or another conv between them
         with pytest.raises(ValueError, match="repeats no padded"):
             search.SpecNet(spec)
 

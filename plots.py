@@ -13,7 +13,7 @@ REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
 FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
 FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
-CROWDED = 200  # parameters; sweeps closer than this are labelled beside their points
+CROWDED = 300  # parameters; sweeps closer than this are labelled beside their points
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
@@ -155,7 +155,7 @@ def plot_frontier(trials, sweeps, named, path):
     _chance_panel(chance, nets, draw)
     _accuracy_panel(ax, trials, nets, named, draw)
     for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): "
-                                                   "its write-up's one run"),
+                                                   "the write-up's claim, one run"),
                            (PUBLIC_SINGLE_RUN, "-.", f"a public claim ({PUBLIC_SINGLE_RUN:,}): one run")):
         for panel in (chance, ax):
             panel.axvline(x, color="grey", linestyle=style, linewidth=1, label=text if panel is ax else None)
@@ -178,11 +178,12 @@ def _chance_panel(panel, nets, draw):
                    fmt="none", ecolor="tab:red", alpha=0.35, capsize=3, zorder=3)
     draw(panel, held)
     for i, (x, y, k, (_, lowest)) in enumerate(zip(params, held, met, nets)):
-        # K/N below its point, or beside it, away from a sweep too close to share the space below
+        # K/N below its point; beside it, away from a sweep too close to share the space below; above it
+        # when sweeps crowd it on both sides
         after = i > 0 and x - params[i - 1] < CROWDED
         before = i + 1 < len(params) and params[i + 1] - x < CROWDED
-        offset, align = (((0, -14), "center") if after == before  # alone, or between two: below
-                         else ((7, -3), "left") if after else ((-7, -3), "right"))
+        offset, align = (((0, 7), "center") if after and before else ((7, -3), "left") if after
+                         else ((-7, -3), "right") if before else ((0, -14), "center"))
         panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=offset, ha=align,
                        fontsize=8, color="tab:red")
     panel.axhline(90, color="grey", linestyle="--", linewidth=1)

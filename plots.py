@@ -13,6 +13,7 @@ REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
 FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
 FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
+MISS_DASHES = ("-", "--", ":", "-.")  # the seeds that missed, told apart in black
 CROWDED = 300  # parameters; sweeps closer than this are labelled beside their points
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
@@ -111,19 +112,25 @@ def plot_seeds(title, records, path):
     epochs = len(records[0]["epochs"])
     ax.axvspan(epochs - LAST_EPOCHS + 0.5, epochs + 0.5, color="gold", alpha=0.25,
                label=f"last {LAST_EPOCHS} epochs")
-    colours = plt.get_cmap("tab20" if len(records) > 10 else "tab10").colors
-    for r, colour in zip(records, colours * 2):
-        missed = not r["target_met"]  # drawn black and thick: a miss stands out from any colour
+    named = len(records) <= 10  # a legend of more seeds would cover the window: then only misses are named
+    colours = plt.get_cmap("tab10" if named else "tab20").colors
+    misses = 0
+    for r, colour in zip(records, colours * (len(records) // len(colours) + 1)):
+        missed = not r["target_met"]  # drawn black and thick, a dash apiece: a miss stands out from any colour
         ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
                 linewidth=2.2 if missed else 1, color="black" if missed else colour, zorder=3 if missed else 2,
-                label=f"seed {r['seed']}{' (missed)' if missed else ''}")
+                linestyle=MISS_DASHES[misses % len(MISS_DASHES)] if missed else "-",
+                label=f"seed {r['seed']} (missed)" if missed else f"seed {r['seed']}" if named else None)
+        misses += missed
+    met = sum(r["target_met"] for r in records)
+    if not named and met:
+        ax.plot([], [], color="grey", linewidth=1, label=f"the {met} seeds that held, a colour each")
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"{TARGET:.2f}%")
     ax.set(ylim=SEEDS_YRANGE, xlim=(2.5, epochs + 0.5), xlabel="epoch (1-2 off the chart, below its range)",
            ylabel="test accuracy (%)", xticks=range(3, epochs + 1))
-    met = sum(r["target_met"] for r in records)
     ax.set_title(f"{title}: target met on {met}/{len(records)} seeds", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=3 if len(records) > 10 else 2, loc="lower right")
+    ax.legend(fontsize=7, ncol=2 if named else 1, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -4,6 +4,7 @@ on one chart) and of the frontier (the chance of holding the target against the 
 train.py saves a run's pictures beside its metrics; report.py draws the README's and docs' pictures
 from results/. matplotlib is imported only when a picture is drawn.
 """
+import itertools
 import statistics
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def plot_seeds(title, records, path):
     named = len(records) <= 10  # a legend of more seeds would cover the window: then only misses are named
     colours = plt.get_cmap("tab10" if named else "tab20").colors
     misses = 0
-    for r, colour in zip(records, colours * (len(records) // len(colours) + 1)):
+    for r, colour in zip(records, itertools.cycle(colours)):
         missed = not r["target_met"]  # drawn black and thick, a dash apiece: a miss stands out from any colour
         ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
                 linewidth=2.2 if missed else 1, color="black" if missed else colour, zorder=3 if missed else 2,

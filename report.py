@@ -122,6 +122,15 @@ def sweeps_of(runs, model, params):
     return groups
 
 
+def current_sweep(runs, model, shown):
+    """(runs, their lowest of the last 5, the worst run) over every CPU sweep of the net `shown` (an
+    experiment's default run) has; None where it has none."""
+    sweep = [r for group in sweeps_of(runs, model, shown["params"]) for r in group]
+    if not sweep:
+        return None
+    return sweep, [min_last(r["epochs"]) for r in sweep], min(sweep, key=lambda r: min_last(r["epochs"]))
+
+
 def hardware(record):
     where = record.get("provenance", {})
     return where.get("device_name"), where.get("cpu_capability"), where.get("threads")
@@ -192,10 +201,9 @@ def results_table(runs):
         shown = shown_run(runs, model)
         if shown is None:
             continue
-        sweep = [r for group in sweeps_of(runs, model, shown["params"]) for r in group]
-        if sweep:
-            lowest = [min_last(r["epochs"]) for r in sweep]
-            worst = min(sweep, key=lambda r: min_last(r["epochs"]))
+        swept = current_sweep(runs, model, shown)
+        if swept:
+            _, lowest, worst = swept
             lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {held(lowest)} | {spread(lowest)} | "
                          f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
         else:
@@ -269,10 +277,9 @@ def result_line(model, runs):
     text = (f"- **Result**: {shown['params']:,} parameters. Seed {shown['seed']}: best test accuracy "
             f"{best['test_accuracy']:.2f}% (epoch {best['epoch']}), last {LAST_EPOCHS} epochs {last}: target "
             f"{'met' if shown['target_met'] else 'missed'}.")
-    sweep = [r for group in sweeps_of(runs, model, shown["params"]) for r in group]
-    if sweep:
-        lowest = [min_last(r["epochs"]) for r in sweep]
-        worst = min(sweep, key=lambda r: min_last(r["epochs"]))
+    swept = current_sweep(runs, model, shown)
+    if swept:
+        sweep, lowest, worst = swept
         text += (f" Fresh seeds {seed_text([r['seed'] for r in sweep])}: target met on {held(lowest)}; lowest of "
                  f"the last {LAST_EPOCHS} epochs {spread(lowest)}, worst seed {worst['seed']} at "
                  f"{min_last(worst['epochs']):.2f}%.")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import statistics
 import subprocess
 from pathlib import Path
@@ -116,9 +117,10 @@ def code_sha256():
 def provenance(model_file, device):
     """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. A net without a
     model file (search.py's) has no file hash. cpu_capability: the vector instructions torch's CPU
-    kernels use (AVX2, AVX512, ...), which change a CPU run's last bits."""
+    kernels use (AVX2, AVX512, ...), which change a CPU run's last bits. node: the machine's name, since a
+    cluster's machines may differ."""
     commit, dirty = git_state()
-    return {"model_sha256": sha256(model_file) if model_file else None, "code_sha256": code_sha256(),
+    return {"node": socket.gethostname(), "model_sha256": sha256(model_file) if model_file else None, "code_sha256": code_sha256(),
             "git_commit": commit, "git_dirty": dirty, "torch": str(torch.__version__),  # plain str: weights_only
             "device": device.type, "device_name": device_name(device),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
@@ -173,6 +175,15 @@ def read_saved_run(run_dir, name, recipe, seed, expected):
         return None, str(err)
     why = saved_run_differs(checkpoint, recipe, seed, expected)
     return ("broken", checkpoint) if why is None else (None, why)
+
+
+def machine_load():
+    """The 1-, 5- and 15-minute load averages and the core count: what else ran beside a run, whose
+    seconds it shares; None where the OS does not tell."""
+    try:
+        return {"load": [round(x, 2) for x in os.getloadavg()], "cores": os.cpu_count()}
+    except (AttributeError, OSError):
+        return None
 
 
 def confusion_matrix(labels, predictions, classes=10):

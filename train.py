@@ -31,8 +31,8 @@ from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data
 from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_params, fit, load_weights, pick_device,
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
-from records import (CheckpointError, confusion_matrix, load_checkpoint, mistakes, provenance, read_saved_run,
-                     save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
+from records import (CheckpointError, confusion_matrix, load_checkpoint, machine_load, mistakes, provenance,
+                     read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
 from verdict import target_met
 
 
@@ -166,7 +166,8 @@ def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None
     checkpoint_path = run_dir / "checkpoint.pt"
     # The same seed gives the same numbers only on the same device type, CPU type and thread count.
     record = {"model": name, "seed": seed, "params": None, "recipe": experiment.recipe, "dry_run": options.dry_run,
-              "provenance": provenance(experiment.model_file, options.device), "epochs": []}
+              "provenance": provenance(experiment.model_file, options.device), "epochs": [],
+              "machine": {"start": machine_load()}}
     best = max((m["test_accuracy"] for m in resume["metrics"]), default=-1.0) if resume else -1.0
 
     def weights(training):
@@ -207,6 +208,7 @@ def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None
     record.update(params=training.params, epochs=training.metrics,
                   confusion=confusion_matrix(labels, training.predictions),
                   mistakes=mistakes(labels, training.predictions))
+    record["machine"]["end"] = machine_load()
     save_atomic(weights(training), run_dir / "model.pt")  # the last epoch's weights
     if training.target_met is not None:
         record["target_met"] = training.target_met

@@ -132,10 +132,22 @@ def tone_shifts(n, generator, brightness=0.0, contrast=0.0):
     return 1 + draw() * contrast, draw() * brightness
 
 
-def warp(x, theta):
-    """Apply one affine matrix per image; black (0) fills what comes in from outside, as PIL's
-    RandomRotation does. x: (N, 1, H, W) in [0, 1]; theta: (N, 2, 3) on x's device."""
+ELASTIC_GRID = 4  # the displacement is drawn on a 4x4 grid per image: smooth at 28x28, and cheap to draw
+
+
+def elastic_fields(n, generator, pixels, size=28):
+    """n coarse displacement fields (n, 2, ELASTIC_GRID, ELASTIC_GRID) of up to +- `pixels`, in grid units
+    (an image spans 2), drawn from `generator`; `warp` spreads them over the image."""
+    return (torch.rand(n, 2, ELASTIC_GRID, ELASTIC_GRID, generator=generator) * 2 - 1) * (2 * pixels / size)
+
+
+def warp(x, theta, field=None):
+    """Apply one affine matrix per image, then (if given) a coarse displacement field, spread over the
+    image bicubically; black (0) fills what comes in from outside, as PIL's RandomRotation does.
+    x: (N, 1, H, W) in [0, 1]; theta: (N, 2, 3) and field: (N, 2, h, w) on x's device."""
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    if field is not None:
+        grid = grid + F.interpolate(field, size=x.shape[-2:], mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -151,13 +163,14 @@ class TensorLoader:
     """
 
     def __init__(self, images, labels, batch_size, device="cpu", shuffle=False,
-                 rotate=0.0, translate=0.0, scale=0.0, brightness=0.0, contrast=0.0, seed=0):
+                 rotate=0.0, translate=0.0, scale=0.0, brightness=0.0, contrast=0.0, elastic=0.0, seed=0):
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = dict(rotate=rotate, translate=translate, scale=scale)
         self.tone = dict(brightness=brightness, contrast=contrast)
+        self.elastic = elastic
         self.augments = any(self.augment.values())
         self.strength = 1.0
         self.generator = torch.Generator().manual_seed(seed)
@@ -180,11 +193,17 @@ class TensorLoader:
         if tones:
             gain, shift = tone_shifts(n, self.generator, **{k: v * self.strength for k, v in self.tone.items()})
             gain, shift = gain.to(device), shift.to(device)
+        elastic = self.elastic > 0 and self.strength > 0  # drawn last, for the same reason
+        if elastic:
+            fields = elastic_fields(n, self.generator, self.elastic * self.strength).to(device)
+            if not augments:
+                thetas = torch.eye(2, 3).expand(n, 2, 3).to(device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
             x = self.images[idx].unsqueeze(1).float().div_(255)
-            if augments:
-                x = warp(x, thetas[start:start + self.batch_size])
+            if augments or elastic:
+                batch = slice(start, start + self.batch_size)
+                x = warp(x, thetas[batch], fields[batch] if elastic else None)
             if tones:
                 batch = slice(start, start + self.batch_size)
                 x = x.mul_(gain[batch]).add_(shift[batch]).clamp_(0, 1)

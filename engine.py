@@ -78,7 +78,8 @@ def count_params(model):
 
 
 def check_net(make_net, where="Net()"):
-    """A net must build and map a (2, 1, 28, 28) batch to (2, 10): found before training, not mid-epoch.
+    """A net must build and map a (2, 1, 28, 28) batch to (2, 10) log-probabilities: found before training,
+    not mid-epoch.
     `make_net` builds it (a built nn.Module is used as it is, its mode kept)."""
     with torch.random.fork_rng():  # off the seeded stream: the run's initial weights stay the run's
         try:
@@ -93,6 +94,10 @@ def check_net(make_net, where="Net()"):
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise UserError(f"{where} maps a (2, 1, 28, 28) batch to {shape}, not (2, 10) (one log-probability per digit)")
+    # The loss takes log-probabilities: on raw scores it goes negative and the net learns nothing useful.
+    if not torch.allclose(out.detach().float().exp().sum(1).cpu(), torch.ones(2), atol=1e-3):
+        raise UserError(f"{where} returns scores that are not log-probabilities (their exp does not sum to 1 "
+                        f"per image); end forward with `return F.log_softmax(x, dim=1)`")
 
 
 def load_weights(model, state, name="this net"):
@@ -106,7 +111,7 @@ def load_weights(model, state, name="this net"):
 
 def make_optimizer(model, recipe):
     return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
-                           weight_decay=recipe["weight_decay"])
+                           weight_decay=recipe["weight_decay"], nesterov=recipe["nesterov"])
 
 
 def lr_factor(recipe, epoch):
@@ -156,7 +161,7 @@ def make_train_loader(images, labels, recipe, device, seed):
     """The recipe's training data: shuffled, augmented as the recipe says, drawn from a generator seeded by `seed`."""
     return TensorLoader(images, labels, recipe["batch_size"], device, shuffle=True, rotate=recipe["rotate"],
                         translate=recipe["translate"], scale=recipe["scale"], brightness=recipe["brightness"],
-                        contrast=recipe["contrast"], seed=seed)
+                        contrast=recipe["contrast"], elastic=recipe["elastic"], seed=seed)
 
 
 class WeightAverage:

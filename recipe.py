@@ -14,6 +14,7 @@ SCHEMA = {
     "batch_size": (128, "images per training batch"),
     "lr": (0.01, "the peak learning rate of SGD"),
     "momentum": (0.9, "SGD momentum (0: plain SGD)"),
+    "nesterov": (False, "SGD with Nesterov momentum (needs momentum above zero)"),
     "weight_decay": (0.0, "SGD weight decay (L2), on every parameter"),
     "schedule": ("constant", "how the rate moves, stepped after every batch: constant, multistep, cosine "
                              "or piecewise"),
@@ -32,6 +33,8 @@ SCHEMA = {
     "scale": (0.0, "augmentation: zoom each image by 1 +- this"),
     "brightness": (0.0, "augmentation: add up to +- this to each image's pixels (0-1 scale)"),
     "contrast": (0.0, "augmentation: multiply each image's pixels by 1 +- this"),
+    "elastic": (0.0, "augmentation: an elastic distortion, a smooth random displacement of each pixel by up to "
+                     "+- this many pixels (drawn on a 4x4 grid, spread over the image bicubically)"),
     "augment_fade": (None, "[first, last]: the augmentation fades linearly from full before epoch first "
                            "to none from epoch last on (None: full throughout)"),
 }
@@ -44,7 +47,7 @@ class RecipeError(ValueError):
 
 POSITIVE_INTEGERS = ("epochs", "batch_size")
 NUMBERS = ("lr", "momentum", "weight_decay", "gamma", "warmup", "floor", "label_smoothing", "rotate", "translate",
-           "scale", "brightness", "contrast")
+           "scale", "brightness", "contrast", "elastic")
 OPTIONAL_NUMBERS = ("anneal_end", "ema", "bn_momentum")
 
 
@@ -85,6 +88,10 @@ def complete(recipe, source="the recipe"):
                           f"{', '.join(SCHEMA)}")
     full = {key: recipe.get(key, default) for key, (default, _) in SCHEMA.items()}
     check_kinds(full, source)
+    if not isinstance(full["nesterov"], bool):
+        raise RecipeError(f"{source}: nesterov must be true or false, not {full['nesterov']!r}")
+    if full["nesterov"] and not full["momentum"] > 0:
+        raise RecipeError(f"{source}: nesterov needs a momentum above zero")
     if full["schedule"] not in SCHEDULES:
         raise RecipeError(f"{source}: unknown schedule {full['schedule']!r}; valid: {', '.join(SCHEDULES)}")
     if full["schedule"] == "piecewise" and (len(full["points"]) < 2 or full["points"][0][0] != 0):

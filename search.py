@@ -10,9 +10,13 @@ Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt 
 Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); Nd a 3x3 conv
 of stride 2, padded (it halves the size, in place of a pool); Nr the padded 3x3 conv before it
 again, its weights shared (depth for the price of a BatchNorm; N must be that conv's width, in and
-out, and nothing but repeats may stand between them); P a 2x2 max-pool. Each conv is
-followed by BatchNorm and ReLU, or the activation a prefix names (`silu:` or `gelu:`, e.g.
-`silu:8k,P,10,10`); every net ends in global average pooling and a 1x1 conv to the 10 classes
+out, and nothing but repeats may stand between them); Na a padded 3x3 conv with an identity shortcut
+(its BatchNorm's output added to its input before the activation; N must be the width before it);
+Ng a channel gate (squeeze-and-excitation through N hidden units: each channel scaled by a sigmoid
+of the channels' means); P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU, or the
+activation a prefix names (`silu:` or `gelu:`, e.g. `silu:8k,P,10,10`); the prefix `bare` (alone or
+with an activation: `bare+gelu:`) makes every BatchNorm plain normalization, without its learned
+scale and shift. Every net ends in global average pooling and a 1x1 conv to the 10 classes
 (model2/3/4's head).
 
 Trials on CUDA (each a CUDA-graph step, as train.py's) give other numbers than the CPU's, so they go
@@ -125,12 +129,64 @@ VARIANTS = {
     # (depth at 12x12 for 16 parameters a layer).
     "p3456-tied-settled-fade-b64": ("frontier", "8k,P,8p,8r,8r,8,8,8,10", SETTLED_FADE_B64),
     "p3964-tied-settled-fade-b64": ("frontier", "8k,P,8p,8p,8r,8r,8,8,8,9", SETTLED_FADE_B64),
+    # Fourth push, at about 4,000: the recipe's levers on the 3,918 net (weight decay, the weight average's decay,
+    # the peak rate, Nesterov, elastic distortion), identity shortcuts at 12x12, a channel gate, BatchNorm without
+    # its scale and shift (the parameters spent on width), and the 5x5 conv's width.
+    "p3918-settled-fade-b64-wd1e4": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "weight_decay": 1e-4}),
+    "p3918-settled-fade-b64-wd2e4": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "weight_decay": 2e-4}),
+    "p3918-settled-fade-b64-ema998": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "ema": 0.998}),
+    "p3918-settled-fade-b64-ema9995": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "ema": 0.9995}),
+    "p3918-settled-fade-b64-lr005": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "lr": 0.05}),
+    "p3918-settled-fade-b64-lr02": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "lr": 0.2}),
+    "p3918-settled-fade-b64-nesterov": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "nesterov": True}),
+    "p3918-settled-fade-b64-elastic": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "elastic": 2.0}),
+    "p3932-res-settled-fade-b64": ("frontier", "8k,P,8a,8a,8,8,8,9", SETTLED_FADE_B64),
+    "p3975-gate-settled-fade-b64": ("frontier", "8k,P,10,10,10,11,2g", SETTLED_FADE_B64),
+    "p3920-bare-settled-fade-b64": ("frontier", "bare:8k,P,10,10,10,12", SETTLED_FADE_B64),
+    "p3875-k6-settled-fade-b64": ("frontier", "6k,P,10,10,11,11", SETTLED_FADE_B64),
+    "p3948-k10-settled-fade-b64": ("frontier", "10k,P,10,10,10,9", SETTLED_FADE_B64),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }
 
-LAYER = re.compile(r"(\d+)([pktsdr]?)|P")
+LAYER = re.compile(r"(\d+)([pktsdrag]?)|P")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
+
+
+class Residual(nn.Module):
+    """A padded 3x3 conv with an identity shortcut: the activation of x + BatchNorm(conv(x))."""
+
+    def __init__(self, channels, activation, affine):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels, affine=affine)
+        self.activation = activation()
+
+    def forward(self, x):
+        return self.activation(x + self.norm(self.conv(x)))
+
+
+class Gate(nn.Module):
+    """Squeeze-and-excitation: each channel scaled by a sigmoid of a small net of every channel's mean."""
+
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.squeeze, self.excite = nn.Conv2d(channels, hidden, 1), nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.excite(F.relu(self.squeeze(F.adaptive_avg_pool2d(x, 1)))))
+
+
+def spec_options(spec):
+    """(activation class, BatchNorm affine, the layers) of a spec: its prefix's words, then its body."""
+    prefix, _, body = spec.rpartition(":")
+    words = prefix.split("+") if prefix else []
+    for word in words:
+        if word not in ACTIVATIONS and word != "bare":
+            raise ValueError(f"unknown activation {word!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)} "
+                             f"(and bare: BatchNorm without its scale and shift)")
+    activation = next((word for word in words if word in ACTIVATIONS), "relu")
+    return ACTIVATIONS[activation], "bare" not in words, body
 
 
 class SpecNet(nn.Module):
@@ -139,9 +195,7 @@ class SpecNet(nn.Module):
     def __init__(self, spec):
         super().__init__()
         layers, channels, padded = [], 1, None
-        activation, _, body = spec.rpartition(":")
-        if (activation or "relu") not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)}")
+        activation, affine, body = spec_options(spec)
         for token in body.split(","):
             match = LAYER.fullmatch(token.strip())
             if not match:
@@ -151,6 +205,15 @@ class SpecNet(nn.Module):
                 padded = None  # a repeat stays at the scale of the conv it repeats
                 continue
             width, kind = int(match[1]), match[2]
+            if kind == "g":
+                layers.append(Gate(channels, width))
+                continue
+            if kind == "a":
+                if width != channels:
+                    raise ValueError(f"{token.strip()!r} in spec {spec!r}: a shortcut keeps the width ({channels})")
+                layers.append(Residual(width, activation, affine))
+                padded = None
+                continue
             if kind == "s":
                 layers += [nn.Conv2d(channels, channels, 3, groups=channels, bias=False),
                            nn.Conv2d(channels, width, 1, bias=False)]
@@ -164,7 +227,7 @@ class SpecNet(nn.Module):
                                            "d": (3, 1, 2)}[kind]
                 layers.append(nn.Conv2d(channels, width, kernel, stride, padding, bias=False))
                 padded = layers[-1] if kind == "p" else None
-            layers += [nn.BatchNorm2d(width), ACTIVATIONS[activation or "relu"]()]
+            layers += [nn.BatchNorm2d(width, affine=affine), activation()]
             channels = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(channels, 10, 1, bias=False)

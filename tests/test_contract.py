@@ -23,6 +23,10 @@ BROKEN_FILES = {
     "no recipe": (GOOD.split("RECIPE = ")[0], "model5.py: defines no RECIPE (a model file needs both)"),
     "import fails": ("import torch\nimport notapackage\n", "model5.py, line 2: importing it raised "
                                                            "ModuleNotFoundError"),
+    "raw scores": (GOOD.replace("return F.log_softmax(self.head(x).flatten(1), dim=1)",
+                                "return self.head(x).flatten(1)"),
+                   "model5.py: Net() returns scores that are not log-probabilities (their exp does not sum to 1 "
+                   "per image); end forward with `return F.log_softmax(x, dim=1)`"),
     "net that fails": (GOOD.replace("x = F.adaptive_avg_pool2d(self.features(x), 1)", "x = x.view(2, -1, 7)"),
                        "model5.py: Net() fails on a (2, 1, 28, 28) batch (RuntimeError"),
 }
@@ -142,3 +146,24 @@ def test_checking_a_net_before_training_changes_nothing_of_the_run(tiny_mnist, m
     drop_time = lambda rows: [{k: v for k, v in m.items() if k != "seconds"} for m in rows]  # noqa: E731
     assert drop_time(checked.metrics) == drop_time(unchecked.metrics)
     assert all(torch.equal(a, b) for a, b in zip(checked.weights().values(), unchecked.weights().values()))
+
+
+def test_fit_refuses_a_net_of_raw_scores_before_it_trains(tiny_mnist, capsys):
+    from data import load_mnist
+    from model4 import RECIPE, Net
+
+    class RawScores(Net):
+        def forward(self, x):
+            return super().forward(x).exp() * 3  # scores, not log-probabilities
+
+    with pytest.raises(engine.UserError, match="end forward with `return F.log_softmax"):
+        engine.fit(RawScores, RECIPE, load_mnist(tiny_mnist, download=False), options=engine.Options(progress=False))
+    assert "EPOCH" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("recipe,message", [({"nesterov": True, "momentum": 0.0}, "nesterov needs a momentum"),
+                                            ({"nesterov": "yes"}, "nesterov must be true or false"),
+                                            ({"elastic": -1}, "elastic must be a number of zero or more")])
+def test_the_fourth_pushs_recipe_keys_are_checked(recipe, message):
+    with pytest.raises(RecipeError, match=message):
+        complete(recipe)

@@ -4,6 +4,8 @@ import sys
 import pytest
 import torch
 
+import data
+
 from conftest import ROOT, label_coded_images, write_idx
 from data import (MNIST_MEAN, MNIST_STD, DataError, TensorLoader, affine_thetas, load_mnist, resolve_data_dir,
                   warp)
@@ -153,3 +155,16 @@ def test_mnist_is_read_as_torchvision_reads_it_without_importing_it(tiny_mnist):
                             "download=False); print('torchvision' in sys.modules)"], cwd=ROOT, capture_output=True,
                            text=True, timeout=60)
     assert check.stdout.strip() == "False", check.stderr
+
+
+def test_elastic_distortion_moves_pixels_smoothly_and_leaves_other_draws_alone():
+    images, labels = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8), torch.arange(64) % 10
+    plain = TensorLoader(images, labels, 64, shuffle=True, rotate=7, translate=0.05, seed=5)
+    elastic = TensorLoader(images, labels, 64, shuffle=True, rotate=7, translate=0.05, elastic=2.0, seed=5)
+    (x_plain, y_plain), (x_elastic, y_elastic) = next(iter(plain)), next(iter(elastic))
+    assert torch.equal(y_plain, y_elastic) and not torch.allclose(x_plain, x_elastic)
+    fields = data.elastic_fields(1000, torch.Generator().manual_seed(0), 2.0)
+    assert fields.abs().max() <= 2 * 2.0 / 28 and fields.abs().max() > 0.9 * 2 * 2.0 / 28
+    faded = TensorLoader(images, labels, 64, shuffle=True, elastic=2.0, seed=5)
+    faded.strength = 0.0  # faded out: the images as they are, in the order an unaugmented loader draws
+    assert torch.equal(next(iter(faded))[0], next(iter(TensorLoader(images, labels, 64, shuffle=True, seed=5)))[0])

@@ -77,3 +77,18 @@ def test_specs_with_a_strided_conv_and_another_activation():
     assert net.features(torch.randn(2, 1, 28, 28)).shape == (2, 12, 10, 10)  # 24 -> 12 (stride 2) -> 10
     with pytest.raises(ValueError, match="unknown activation 'tanh'"):
         search.SpecNet("tanh:8,P")
+
+
+def test_shortcuts_gates_and_bare_batchnorm_in_specs():
+    net = search.SpecNet("8k,P,8a,8,2g").eval()
+    assert count_params(net) == 200 + 16 + 576 + 16 + 576 + 16 + (8 * 2 + 2 + 2 * 8 + 8) + 80
+    x = torch.randn(2, 8, 12, 12)
+    shortcut = net.features[4]
+    assert torch.allclose(shortcut(x), torch.relu(x + shortcut.norm(shortcut.conv(x))))
+    assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    bare = search.SpecNet("bare+gelu:8k,P,10")
+    norms = [m for m in bare.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(m.affine for m in norms) and isinstance(bare.features[2], torch.nn.GELU)
+    assert count_params(bare) == 200 + 720 + 100
+    with pytest.raises(ValueError, match="a shortcut keeps the width"):
+        search.SpecNet("8k,P,10a")

@@ -16,6 +16,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -402,14 +403,16 @@ class Training:
         return target_met(self.params, self.metrics)
 
 
-def fit(net, recipe, data, seed=1, options=Options(), resume=None, after_epoch=None, loaders=None):
+def fit(net, recipe, data, seed=1, options=Options(), resume=None, after_epoch=None, loaders=None, save=None):
     """Train `net` (a Net class, or any callable that builds one, or a built nn.Module) with `recipe` on
     `data` ((train_x, train_y), (test_x, test_y), as data.load_mnist returns) and test it after every
     epoch; print each epoch's test line and the verdict; return the Training, whose `metrics`,
     `target_met` and `verdict` say how it went.
 
     resume: a checkpoint's state (Training.state_dict) to go on from; after_epoch(training): called after
-    each epoch (train.py writes its checkpoints there); loaders: see Training."""
+    each epoch (train.py writes its checkpoints there); loaders: see Training; save: a path for the tested
+    net's weights at the end, as plain data like train.py's model.pt:
+    `Net().load_state_dict(torch.load(save, weights_only=True)["model_state"])`."""
     training = Training(net, recipe, data, seed, options, loaders)
     if resume is not None:
         training.load_state_dict(resume)
@@ -425,4 +428,8 @@ def fit(net, recipe, data, seed=1, options=Options(), resume=None, after_epoch=N
         training.predictions = test(training.tested, training.test_loader, training.max_batches)["predictions"]
     training.target_met, training.verdict = training.judge()
     print(training.verdict)
+    if save is not None:
+        Path(save).parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"params": training.params, "epoch": len(training.metrics),
+                    "test_accuracy": training.metrics[-1]["test_accuracy"], "model_state": training.weights()}, save)
     return training

@@ -8,7 +8,7 @@ import itertools
 import statistics
 from pathlib import Path
 
-from verdict import LAST_EPOCHS, TARGET, accuracy_holds, wilson
+from verdict import LAST_EPOCHS, TARGET, accuracy_holds, fitted_hold_rate, margin, wilson
 
 REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
@@ -16,6 +16,7 @@ FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses woul
 FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
 MISS_DASHES = ("-", "--", ":", "-.")  # the seeds that missed, told apart in black
 CROWDED = 300  # parameters; sweeps closer than this are labelled beside their points
+FIT_OFFSET = 40  # parameters: the fitted hold rate is drawn this far right of K/N
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
@@ -30,55 +31,70 @@ def _pyplot():
 
 
 def curves_figure(epochs, title):
-    """Loss and accuracy per epoch, train and test (epochs: train.py's metrics rows); returns the figure,
-    which a notebook shows inline."""
+    """Loss and accuracy per epoch, train and test (epochs: train.py's metrics rows), the window of the
+    last epochs shaded; returns the figure, which a notebook shows inline. The accuracy panel's range is
+    the window's, so that 99.38 and 99.43 look apart; earlier epochs may fall below it."""
     plt = _pyplot()
     numbers = [m["epoch"] for m in epochs]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
     for split in ("train", "test"):
         loss_ax.plot(numbers, [m[f"{split}_loss"] for m in epochs], marker=".", label=split)
         acc_ax.plot(numbers, [m[f"{split}_accuracy"] for m in epochs], marker=".", label=split)
+    window = epochs[-LAST_EPOCHS:]
+    acc_ax.axvspan(window[0]["epoch"] - 0.5, window[-1]["epoch"] + 0.5, color="gold", alpha=0.25,
+                   label=f"last {LAST_EPOCHS} epochs")
     acc_ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"target {TARGET:.2f}%")
-    acc_ax.set_ylim(max(95.0, min(m["test_accuracy"] for m in epochs) - 0.5), 100)
+    shown = [m[f"{split}_accuracy"] for m in window for split in ("train", "test")] + [TARGET]
+    acc_ax.set_ylim(min(shown) - 0.25, min(100.0, max(shown) + 0.25))
     loss_ax.set(title="loss", xlabel="epoch", yscale="log")
-    acc_ax.set(title="accuracy (%)", xlabel="epoch")
+    acc_ax.set(title="accuracy (%), at the window's range", xlabel="epoch")
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.84, wspace=0.22)
     return fig
 
 
+def run_title(record):
+    return f"{record['model']}, seed {record['seed']}, {record['params']:,} params"
+
+
 def plot_curves(record, path):
-    fig = curves_figure(record["epochs"], f"{record['model']}, seed {record['seed']}, {record['params']:,} params")
+    fig = curves_figure(record["epochs"], run_title(record))
     fig.savefig(path, dpi=80)
     _pyplot().close(fig)
 
 
-def plot_misclassified(images, mistakes, path, limit=40):
+def plot_misclassified(images, mistakes, path, title, limit=40):
     """The first `limit` of a run's mistakes ([test index, true, predicted], as records.mistakes gives
-    them) drawn from the test images."""
+    them) drawn from the test images: one mosaic on one axes, which draws in a fraction of the time of
+    an axes per digit."""
+    import numpy as np
+
     plt = _pyplot()
     shown = mistakes[:limit]
-    cols = 10
+    cols, size, gap = 10, 28, 14  # the gap above each digit holds its label
     rows = max(1, -(-len(shown) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 1.05), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, (i, true, predicted) in zip(axes.flat, shown):
-        ax.imshow(images[i].cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{true}→{predicted}", fontsize=8)
-    fig.suptitle(f"{len(mistakes)} misclassified test digits (first {len(shown)}; true→predicted)", fontsize=9)
-    fig.tight_layout()
+    mosaic = np.zeros((rows * (size + gap), cols * size))
+    fig, ax = plt.subplots(figsize=(cols * 0.75, rows * 1.0 + 0.5))
+    for k, (i, true, predicted) in enumerate(shown):
+        top, left = (k // cols) * (size + gap) + gap, (k % cols) * size
+        mosaic[top:top + size, left:left + size] = images[i].cpu().numpy()
+        ax.text(left + size / 2, top - 2, f"{true}→{predicted}", ha="center", va="bottom", fontsize=8)
+    ax.imshow(mosaic, cmap="gray_r")
+    ax.axis("off")
+    ax.set_title(f"{title}: {len(mistakes)} misclassified test digits (first {len(shown)}; true→predicted)",
+                 fontsize=9)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.9)
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def plot_confusion(counts, path):
+def plot_confusion(counts, path, title):
     """The counts, errors shaded; each number in black or white, whichever reads on its cell."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 5.2))
+    fig, ax = plt.subplots(figsize=(5.6, 5.4))
     off_diagonal = [[0 if i == j else c for j, c in enumerate(row)] for i, row in enumerate(counts)]
     worst = max(max(row) for row in off_diagonal) or 1
     ax.imshow(off_diagonal, cmap="Reds", vmin=0, vmax=worst)
@@ -87,9 +103,9 @@ def plot_confusion(counts, path):
             dark = i != j and c > 0.55 * worst  # "Reds" is dark from about half its range
             ax.text(j, i, str(c), ha="center", va="center", fontsize=9 if i == j else 11,
                     color="white" if dark else "black", fontweight="normal" if i == j else "bold")
-    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
-           title="confusion matrix (errors shaded)")
-    fig.tight_layout()
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true")
+    ax.set_title(f"{title}\nconfusion matrix (errors shaded)", fontsize=10)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.1, top=0.9)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -98,8 +114,8 @@ def save_run_plots(record, images, run_dir):
     """A run's curves, its mistakes (drawn from the test images) and its confusion matrix, from its record."""
     curves, misclassified, confusion = (Path(run_dir) / name for name in PICTURES)
     plot_curves(record, curves)
-    plot_misclassified(images, record["mistakes"], misclassified)
-    plot_confusion(record["confusion"], confusion)
+    plot_misclassified(images, record["mistakes"], misclassified, run_title(record))
+    plot_confusion(record["confusion"], confusion, run_title(record))
 
 
 SEEDS_YRANGE = (98.8, 99.8)  # one range for every seeds chart, so that charts compare at a glance
@@ -184,7 +200,14 @@ def _chance_panel(panel, nets, draw):
     panel.errorbar(params, held, yerr=[[y - 100 * lo for y, (lo, _) in zip(held, intervals)],
                                        [100 * hi - y for y, (_, hi) in zip(held, intervals)]],
                    fmt="none", ecolor="tab:red", alpha=0.35, capsize=3, zorder=3)
-    draw(panel, held)
+    draw(panel, held, label="share of the fresh seeds that held (K/N beside it)")
+    fits = [fitted_hold_rate([margin(v) for v in lowest.values()]) for _, lowest in nets]
+    shifted = [x + FIT_OFFSET for x in params]  # beside K/N's point, so that the two bars stay apart
+    panel.errorbar(shifted, [100 * rate for rate, _, _ in fits],
+                   yerr=[[100 * (rate - lo) for rate, lo, _ in fits], [100 * (hi - rate) for rate, _, hi in fits]],
+                   fmt="s", markersize=4, color="tab:blue", ecolor="tab:blue", alpha=0.8, capsize=2, zorder=4,
+                   label="hold rate from a normal fit of the seeds' margins in images")
+    panel.legend(fontsize=7, loc="lower right")
     for i, (x, y, k, (_, lowest)) in enumerate(zip(params, held, met, nets)):
         # K/N below its point; beside it, away from a sweep too close to share the space below; above it
         # when sweeps crowd it on both sides

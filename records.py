@@ -78,8 +78,9 @@ def git_state():
     """(commit, dirty) of the git checkout holding the code; (None, None) outside one or without git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=HERE, capture_output=True, text=True,
-                                timeout=10)
+        # Untracked files (a run's own outputs, say) leave the code as committed: only changes to tracked files count.
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
+                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None, None
     if commit.returncode or status.returncode:
@@ -120,7 +121,8 @@ def provenance(model_file, device):
     kernels use (AVX2, AVX512, ...), which change a CPU run's last bits. node: the machine's name, since a
     cluster's machines may differ."""
     commit, dirty = git_state()
-    return {"node": socket.gethostname(), "model_sha256": sha256(model_file) if model_file else None, "code_sha256": code_sha256(),
+    return {"node": socket.gethostname(), "model_sha256": sha256(model_file) if model_file else None,
+            "code_sha256": code_sha256(),
             "git_commit": commit, "git_dirty": dirty, "torch": str(torch.__version__),  # plain str: weights_only
             "device": device.type, "device_name": device_name(device),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}

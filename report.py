@@ -5,8 +5,8 @@ GPU; results/refactor-check/new, seeds run again on another CPU type), search.py
 (results/search.jsonl; results/search-cuda.log, the console output of a GPU tuning pass), the
 benchmark's output (results/bench-cpu.txt) and the GPU device logs. It
 rewrites the marked blocks of README.md, docs/frontier.md and docs/speed.md (the text between
-<!-- NAME:start ... --> and <!-- NAME:end -->; nothing else is touched) and draws the pictures in
-assets/. Each block names the run it came from; logs are the console's lines for each epoch,
+<!-- NAME:start ... --> and <!-- NAME:end -->; nothing else is touched), the Result paragraph of each
+model file's docstring, and draws the pictures in assets/. Each block names the run it came from; logs are the console's lines for each epoch,
 rendered from the run's record.
 
 Usage:
@@ -22,16 +22,18 @@ import os
 import re
 import statistics
 import sys
+import textwrap
 from pathlib import Path
 
 import plots
 from recipe import SCHEMA, complete
 from records import load_trials, summary_lines, summary_of
-from verdict import LAST_EPOCHS, accuracy_holds, min_last, target_met, wilson
+from verdict import LAST_EPOCHS, accuracy_holds, fitted_hold_rate, margin, min_last, target_met, wilson
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("model1", "model2", "model3", "model4")
 FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds start here
+SHARED_LOAD = 0.75  # a 1-minute load this far above a run's own threads at its end: other work shared the machine
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
 TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[\d,]+) params\s+last 5: (?P<last>[\d. ]+?)"
                         r"\s+lowest (?P<lowest>[\d.]+)\s+(?P<seconds>[\d.]+) s/epoch")
@@ -154,6 +156,31 @@ def held(lowest):
     return f"{met}/{len(lowest)} ({max(0.0, 100 * lo):.0f}–{min(100.0, 100 * hi):.0f}%)"
 
 
+def fitted(lowest):
+    """'82% (71–92%)': the hold rate that a normal fit of the seeds' margins gives, with its 95% interval."""
+    if len(lowest) < 2:
+        return "n/a"
+    rate, lo, hi = fitted_hold_rate([margin(v) for v in lowest])
+    return f"{percent(rate)}% ({percent(lo)}–{percent(hi)}%)"
+
+
+def percent(share):
+    """A share as a percentage: whole numbers, a decimal near 0 and 100, and never a rounded 0 or 100."""
+    value = 100 * share
+    if 99.95 <= value < 100:
+        return ">99.9"
+    if 0 < value < 0.05:
+        return "<0.1"
+    return f"{value:.1f}" if 0 < value < 1 or 99 < value < 100 else f"{value:.0f}"
+
+
+def margins(lowest):
+    """'+3.5 ± 4.3': the seeds' margins in test images over the line (mean ± std)."""
+    values = [margin(v) for v in lowest]
+    return f"{statistics.fmean(values):+.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else \
+        f"{values[0]:+d}"
+
+
 def spread(values):
     return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else \
         f"{values[0]:.2f}"
@@ -195,8 +222,9 @@ def describe_recipe(recipe):
 def results_table(runs):
     """Markdown: one row per experiment's current net (the net of its default run): its fresh seeds on
     the CPU, or its one run where it has no sweep."""
-    lines = ["| experiment | params | fresh seeds: target met (95% interval) | lowest of last 5: mean ± std | "
-             "worst seed |", "| --- | ---: | --- | --- | --- |"]
+    lines = ["| experiment | params | fresh seeds: target met (95% interval) | hold rate from the margins (95% "
+             "interval) | margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |",
+             "| --- | ---: | --- | --- | --- | --- | --- |"]
     for model in MODELS:
         shown = shown_run(runs, model)
         if shown is None:
@@ -204,13 +232,39 @@ def results_table(runs):
         swept = current_sweep(runs, model, shown)
         if swept:
             _, lowest, worst = swept
-            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {held(lowest)} | {spread(lowest)} | "
-                         f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {held(lowest)} | {fitted(lowest)} | "
+                         f"{margins(lowest)} | {spread(lowest)} | {worst['seed']}: {min_last(worst['epochs']):.2f} |")
         else:
             lines.append(f"| [{model}](#{model}) | {shown['params']:,} | none; its one run (seed {shown['seed']}) "
-                         f"{'met' if shown['target_met'] else 'missed'} the target | "
+                         f"{'met' if shown['target_met'] else 'missed'} the target | n/a | "
+                         f"{margin(min_last(shown['epochs'])):+d} (that run) | "
                          f"{min_last(shown['epochs']):.2f} (that run) | n/a |")
     return "\n".join(lines)
+
+
+def expect_table(runs, model="model4"):
+    """Markdown: an experiment's fresh seeds by CPU type, then all of them: K/N and the fitted hold rate,
+    which is what a seed of one's own can expect on a machine like one of these."""
+    shown = shown_run(runs, model)
+    swept = current_sweep(runs, model, shown) if shown else None
+    if not swept:
+        return ""
+    lines = ["| CPU type | threads | fresh seeds | target met (95% interval) | hold rate from the margins (95% "
+             "interval) | margin in images: mean ± std |", "| --- | --- | --- | --- | --- | --- |"]
+    by_cpu = {}
+    for r in swept[0]:
+        by_cpu.setdefault(cpu_type(r), []).append(r)
+    for name, group in [*by_cpu.items(), ("all of them", swept[0])]:
+        lowest = [min_last(r["epochs"]) for r in group]
+        threads = ", ".join(map(str, sorted({r["provenance"]["threads"] for r in group})))
+        lines.append(f"| {name} | {threads} | {seed_text(sorted(r['seed'] for r in group))} | {held(lowest)} | "
+                     f"{fitted(lowest)} | {margins(lowest)} |")
+    return "\n".join(lines)
+
+
+def cpu_type(record):
+    where = record["provenance"]
+    return where["device_name"] + (f", {where['cpu_capability']}" if where.get("cpu_capability") else "")
 
 
 def machine(record):
@@ -240,6 +294,7 @@ def log_block(record, relative):
     lines = [f"$ {command(record['model'], [record['seed']], record)}",
              f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
              f"# recipe: {describe_recipe(record['recipe'])}"]
+    lines.append(load_line(record))
     lines.append("# each epoch: its rate at the start | training loss (epoch mean) and accuracy | the test pass | seconds")
     for m in epochs:
         lines.append(f"EPOCH: {m['epoch']:<2} | lr {m['lr']:<7.4g}| train: loss {m['train_loss']:.4f}, accuracy "
@@ -249,6 +304,27 @@ def log_block(record, relative):
     return "\n".join([f"<details><summary>Log: <code>{escape(verdict)}</code></summary>", "",
                       f"From [`{relative}`]({relative}), every epoch as train.py recorded it:", "", "```text",
                       *lines, "```", "", "</details>"])
+
+
+def shared_machine(record):
+    """Whether other work ran beside a run, by the 1-minute load at its end (its own threads count towards it);
+    None where its record kept no load."""
+    machine = record.get("machine") or {}
+    if not machine.get("end"):
+        return None
+    return machine["end"]["load"][0] >= record["provenance"]["threads"] + SHARED_LOAD
+
+
+def load_line(record):
+    """A log's line on how busy the machine was, which its seconds depend on."""
+    shared = shared_machine(record)
+    if shared is None:
+        return "# the machine's load was not recorded for this run: other work may have shared the machine"
+    machine = record["machine"]
+    return (f"# the machine's load (1-minute average): {machine['start']['load'][0]:.2f} at the start, "
+            f"{machine['end']['load'][0]:.2f} at the end, on {machine['end']['cores']} cores: " +
+            ("other work shared the machine, so these seconds are longer than a run alone takes" if shared else
+             "the run had the machine to itself"))
 
 
 def escape(text):
@@ -261,7 +337,11 @@ def sweep_blocks(model, groups, relative_of):
     for group in groups:
         seeds = [r["seed"] for r in group]
         summary = summary_of(model, group)
-        lines = [f"$ {command(model, seeds, group[0])}", *summary_lines(summary)[1:]]
+        shared = [shared_machine(r) for r in group]
+        load = ("# the machine's load was not recorded for these runs: other work may have shared the machine"
+                if None in shared else f"# {sum(shared)} of {len(group)} runs shared the machine with other work "
+                                       f"(by the load at their end): their seconds are longer than alone")
+        lines = [f"$ {command(model, seeds, group[0])}", load, *summary_lines(summary)[1:]]
         blocks += [f"<details><summary>Sweep {seed_text(seeds)}: target met on {summary['target_met']}/"
                    f"{summary['runs']} seeds</summary>", "",
                    f"From the runs' records in [`{relative_of(group[0])}`]({relative_of(group[0])}):", "",
@@ -270,20 +350,50 @@ def sweep_blocks(model, groups, relative_of):
 
 
 def result_line(model, runs):
-    """The Result bullet of an experiment: parameters, its default run's numbers, its sweeps' K/N."""
+    """The Result bullet of an experiment: parameters, its default run's numbers, its sweeps' K/N and fit."""
+    return f"- **Result**: {result_text(model, runs)}"
+
+
+def result_text(model, runs):
+    """An experiment's measured result in a few sentences: the README's Result and its model file's docstring."""
     shown = shown_run(runs, model)
     last = " ".join(f"{m['test_accuracy']:.2f}" for m in shown["epochs"][-LAST_EPOCHS:])
     best = max(shown["epochs"], key=lambda m: m["test_accuracy"])
-    text = (f"- **Result**: {shown['params']:,} parameters. Seed {shown['seed']}: best test accuracy "
+    text = (f"{shown['params']:,} parameters. Seed {shown['seed']}: best test accuracy "
             f"{best['test_accuracy']:.2f}% (epoch {best['epoch']}), last {LAST_EPOCHS} epochs {last}: target "
             f"{'met' if shown['target_met'] else 'missed'}.")
     swept = current_sweep(runs, model, shown)
     if swept:
         sweep, lowest, worst = swept
-        text += (f" Fresh seeds {seed_text([r['seed'] for r in sweep])}: target met on {held(lowest)}; lowest of "
-                 f"the last {LAST_EPOCHS} epochs {spread(lowest)}, worst seed {worst['seed']} at "
-                 f"{min_last(worst['epochs']):.2f}%.")
+        text += (f" Fresh seeds {seed_text(sorted(r['seed'] for r in sweep))}: target met on {held(lowest)}; hold "
+                 f"rate from the margins {fitted(lowest)}; lowest of the last {LAST_EPOCHS} epochs {spread(lowest)}, "
+                 f"worst seed {worst['seed']} at {min_last(worst['epochs']):.2f}%.")
+        by_cpu = {}
+        for r in sweep:
+            by_cpu.setdefault(cpu_type(r), []).append(min_last(r["epochs"]))
+        if len(by_cpu) > 1:
+            text += " By CPU type: " + "; ".join(f"{name}: {held(values)}, from the margins {fitted(values)}"
+                                                 for name, values in by_cpu.items()) + "."
     return text
+
+
+def docstring_result(model, runs):
+    """The Result paragraph of a model file's docstring: the README's Result, with where it comes from."""
+    shown = shown_run(runs, model)
+    sources = " and its fresh seeds' runs beside it" if current_sweep(runs, model, shown) else ""
+    text = (f"Result (results/runs/{shown['path'].name}/metrics.json{sources}, written into this docstring by "
+            f"report.py): {result_text(model, runs)}")
+    return textwrap.fill(text.replace("–", "-"), width=100, break_on_hyphens=False)
+
+
+RESULT_PARAGRAPH = re.compile(r"^Result \(.*?(?=\n\n)", re.MULTILINE | re.DOTALL)
+
+
+def replace_result(text, paragraph, name):
+    """A model file's source with its docstring's Result paragraph (up to the next blank line) replaced."""
+    if len(RESULT_PARAGRAPH.findall(text)) != 1:
+        raise ValueError(f"{name}: its docstring needs one paragraph that begins 'Result ('")
+    return RESULT_PARAGRAPH.sub(lambda _: paragraph, text)
 
 
 # --- docs/frontier.md's blocks -----------------------------------------------------------------
@@ -383,14 +493,16 @@ def all_sweeps(runs, trials):
 
 def frontier_table(sweeps):
     """Markdown: the chance of holding the target against the parameter count, one row per fresh-seed
-    sweep, smallest net first."""
-    lines = ["| net | params | fresh seeds | target met (95% interval) | lowest of last 5: mean ± std | worst seed | "
-             "seed by seed |", "| --- | ---: | --- | --- | --- | --- | --- |"]
+    sweep, smallest net first: K/N, the hold rate the seeds' margins give, and the seeds themselves."""
+    lines = ["| net | params | fresh seeds | target met (95% interval) | hold rate from the margins (95% interval) "
+             "| margin in images: mean ± std | lowest of last 5: mean ± std | worst seed | seed by seed |",
+             "| --- | ---: | --- | --- | --- | --- | --- | --- | --- |"]
     for (name, params), lowest in sorted(sweeps.items(), key=lambda item: (item[0][1], item[0][0])):
         values = list(lowest.values())
         worst = min(lowest, key=lowest.get)
-        lines.append(f"| {name} | {params:,} | {seed_text(list(lowest))} | {held(values)} | {spread(values)} | "
-                     f"{worst}: {lowest[worst]:.2f} | {' '.join(f'{v:.2f}' for v in values)} |")
+        lines.append(f"| {name} | {params:,} | {seed_text(list(lowest))} | {held(values)} | {fitted(values)} | "
+                     f"{margins(values)} | {spread(values)} | {worst}: {lowest[worst]:.2f} | "
+                     f"{' '.join(f'{v:.2f}' for v in values)} |")
     return "\n".join(lines)
 
 
@@ -461,6 +573,7 @@ def cross_cpu_table(runs, others):
 
 def frontier_blocks(runs, trials, logged, others):
     return {"frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
+            "expect": expect_table(runs),
             "trials-margin": trials_table(trials, "margin"),
             "trials-frontier": trials_table(trials, "frontier"), "tuning-and-fresh": tuning_and_fresh_table(trials),
             "trials-frontier-cuda": trial_log_table(logged)}
@@ -469,6 +582,7 @@ def frontier_blocks(runs, trials, logged, others):
 def speed_blocks(runs, results, root):
     blocks = {"gpu-sweeps": gpu_sweeps_table(runs)}
     for name, path, keep in (("bench-cpu", results / "bench-cpu.txt", None),
+                             ("bench-sweeps", results / "bench-sweeps.txt", None),
                              ("gpu-h200", results / "runs-cuda" / "device-check-h200.log", DEVICE_NUMBERS),
                              ("gpu-h100", results / "runs-cuda" / "device-check.log", DEVICE_NUMBERS)):
         if path.is_file():
@@ -488,10 +602,11 @@ def write_pictures(runs, trials, assets, images):
         plots.plot_curves(shown, assets / f"{model}-curves.png")
         made.add(f"{model}-curves.png")
         if "mistakes" in shown:
-            plots.plot_confusion(shown["confusion"], assets / f"{model}-confusion.png")
+            plots.plot_confusion(shown["confusion"], assets / f"{model}-confusion.png", plots.run_title(shown))
             made.add(f"{model}-confusion.png")
             if images is not None:
-                plots.plot_misclassified(images, shown["mistakes"], assets / f"{model}-misclassified.png")
+                plots.plot_misclassified(images, shown["mistakes"], assets / f"{model}-misclassified.png",
+                                         plots.run_title(shown))
             made.add(f"{model}-misclassified.png")
         for device, suffix in (("cpu", ""), ("cuda", "-cuda")):
             group = [r for r in runs.get((model, device), []) if r["params"] == shown["params"] and is_fresh(r)]
@@ -531,19 +646,22 @@ def main(argv=None):
     documents = {"README.md": readme_blocks(runs, root),
                  "docs/frontier.md": frontier_blocks(runs, trials, logged, others),
                  "docs/speed.md": speed_blocks(runs, results, root)}
+    documents.update({f"{model}.py": {"Result": docstring_result(model, runs)} for model in MODELS
+                      if shown_run(runs, model) and (root / f"{model}.py").is_file()})
     stale, written = [], {}
     for name, blocks in documents.items():  # every document checked before any is written
         path = root / name
         try:
             text = path.read_text()
             new = text
+            replace = (lambda text, body, _: replace_result(text, body, name)) if name.endswith(".py") else \
+                replace_marked
             for section, body in blocks.items():
-                new = replace_marked(new, body, section)
+                new = replace(new, body, section)
         except (OSError, ValueError) as err:
             print(f"error: {path}: {err}", file=sys.stderr)
             return 1
-        stale += [f"{name}: {section}" for section, body in blocks.items()
-                  if replace_marked(text, body, section) != text]
+        stale += [f"{name}: {section}" for section, body in blocks.items() if replace(text, body, section) != text]
         written[path] = new
     for path, new in written.items() if not args.check else ():
         path.write_text(new)

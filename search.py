@@ -25,29 +25,29 @@ to their own results file, results/search-cuda.jsonl.
 Usage:
     python search.py --list                                         # variants, parameters, spec
     python search.py --variants m3-base,m3-wide --seeds 1-3 --data-dir ../shared/data
-    python search.py --variants m3-wide --seeds 1-3 --jobs 2 --threads 1    # two runs at a time
-    python search.py --variants m3-wide --seeds 1-3 --jobs 12 --threads 1 --device cuda
+    python search.py --variants m3-wide --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
+    python search.py --variants m3-wide --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
+    python search.py --variants m3-wide --seeds 1-20 --address auto         # on a running Ray cluster
 """
 import argparse
-import contextlib
 import json
 import re
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 import train
 from data import DataError, load_mnist, resolve_data_dir
 from engine import Options, UserError, count_params, pick_device, set_determinism
 from recipe import complete
 from records import load_trials
+from sweeps import Run, run_all
 from verdict import LAST_EPOCHS, min_last
 
 # model3's recipe when the search began: every variant states what it changes.
@@ -256,30 +256,20 @@ def pending(variants, seeds, results):
     return [(name, seed) for seed in seeds for name in variants if (name, seed) not in done]
 
 
-_data = None
 # What a trial line records of where it ran (records.provenance); the net's spec stands for a model file.
 PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch", "git_commit", "git_dirty",
-                   "code_sha256")
+                   "code_sha256", "node")
 
 
-def _start_worker(data_dir, threads, device):
-    global _data
-    torch.set_num_threads(threads)
-    set_determinism(torch.device(device))
-    _data = load_mnist(data_dir, download=False)
-
-
-def run_trial(name, seed, out, device="cpu"):
-    """Train one variant on one seed (in a worker process); its console output goes to a log file."""
+def run_trial(name, seed, out, device="cpu", *, data):
+    """Train one variant on one seed (in this process or a Ray worker); returns its results line."""
     question, spec, _ = VARIANTS[name]
     recipe = variant_recipe(name)
     run_dir = Path(out) / f"{name}-seed{seed}"
-    run_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    set_determinism(torch.device(device))
     experiment = train.Experiment(name, lambda: SpecNet(spec), recipe)
-    with open(run_dir / "log.txt", "w", buffering=1) as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        record = train.train_seed(experiment, seed, _data, run_dir, Options(torch.device(device), progress=False))
+    record = train.train_seed(experiment, seed, data, run_dir, Options(torch.device(device), progress=False))
     epochs = record["epochs"]
     return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
             "params": record["params"], **{key: record["provenance"][key] for key in PROVENANCE_KEYS},
@@ -287,7 +277,7 @@ def run_trial(name, seed, out, device="cpu"):
             "best": max(m["test_accuracy"] for m in epochs), "min_last": min_last(epochs),
             "target_met": record["target_met"],
             "seconds_per_epoch": round(statistics.fmean(m["seconds"] for m in epochs), 2),
-            "wall_seconds": round(time.perf_counter() - began, 1)}
+            "wall_seconds": round(time.perf_counter() - began, 1), "machine": record["machine"]}
 
 
 def variant_list(text):
@@ -304,9 +294,7 @@ def main(argv=None):
     parser.add_argument("--variants", type=variant_list, help="comma-separated variant names (see --list)")
     parser.add_argument("--seeds", type=train.seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9 "
                         "(default: 1-3, the tuning seeds)")
-    parser.add_argument("--jobs", type=train.positive(int), default=1, help="runs at a time (default: 1)")
-    parser.add_argument("--threads", type=train.positive(int), default=torch.get_num_threads(),
-                        help="torch threads per run (default: all)")
+    train.add_sweep_flags(parser)
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the runs train (default: cpu)")
     parser.add_argument("--results", help="JSON lines, one per finished run (default: results/search.jsonl, "
@@ -331,29 +319,37 @@ def main(argv=None):
 
     data_dir = resolve_data_dir(args.data_dir)
     try:
-        load_mnist(data_dir, download=False)  # one clear message before any worker starts
+        data = load_mnist(data_dir, download=False)  # one clear message before any run starts
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     todo = pending(args.variants, args.seeds, args.results)
+    where = train.sweep_where(args)
     print(f"{len(todo)} runs to do ({len(args.variants) * len(args.seeds) - len(todo)} already in {args.results}), "
-          f"{args.jobs} at a time, {args.threads} thread(s) each")
+          f"{where.jobs or 1} at a time, {where.threads_per_run()} thread(s) each" +
+          (f", on the Ray cluster at {where.address}" if where.address else ""))
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                             initargs=(data_dir, args.threads, args.device)) as pool:
-        futures = [pool.submit(run_trial, name, seed, args.out, args.device) for name, seed in todo]
-        for future in as_completed(futures):
-            try:
-                row = future.result()
-            except UserError as err:  # one trial that cannot go on (its loss diverged): the rest still run
-                print(f"a trial stopped: {err}", flush=True)
-                continue
-            with open(args.results, "a") as results:
-                results.write(json.dumps(row) + "\n")
-            print(f"{row['variant']:<20} seed {row['seed']:>4}  {row['params']:>6,} params  "
-                  f"last 5: {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-LAST_EPOCHS:])}  "
-                  f"lowest {row['min_last']:.2f}  {row['seconds_per_epoch']:.1f} s/epoch", flush=True)
-    return 0
+    out = Path(args.out) if where.address else Path(args.out).resolve()  # a cluster's workers write in the job's copy
+    runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, out, args.device),
+                log=out / f"{name}-seed{seed}" / "log.txt") for name, seed in todo]
+    try:
+        failures = run_all(runs, data, where, done=lambda run, row: record(row, args.results))
+    except UserError as err:  # in this process, a trial that cannot go on stops the search; on Ray only that trial
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("The search goes on from there when the same command is run again.")
+        return 130
+    return 1 if failures else 0
+
+
+def record(row, results):
+    """Append a finished trial to the results file (one line, so a crash loses at most that line) and say it."""
+    with open(results, "a") as file:
+        file.write(json.dumps(row) + "\n")
+    tqdm.write(f"{row['variant']:<20} seed {row['seed']:>4}  {row['params']:>6,} params  "
+               f"last 5: {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-LAST_EPOCHS:])}  "
+               f"lowest {row['min_last']:.2f}  {row['seconds_per_epoch']:.1f} s/epoch")
 
 
 if __name__ == "__main__":

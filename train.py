@@ -7,6 +7,8 @@ Usage:
     python train.py --model model3                                       # the recipe, seed 1
     python train.py --model model3 --seeds 1001-1010                     # a seed sweep + summary; run
                                           # again, it reuses the finished seeds and continues a broken one
+    python train.py --model model4 --seeds 1-20 --jobs 2 --threads 1     # two seeds at a time (local Ray)
+    python train.py --model model4 --seeds 1-20 --address auto           # on a running Ray cluster
     python train.py --model model3 --epochs 2 --lr 0.05 --set ema=null   # override the recipe
     python train.py --model model3 --dry-run                             # a few batches, smoke test
     python train.py --resume runs/model3-seed1/checkpoint.pt             # continue a broken run
@@ -19,18 +21,21 @@ best.pt (best test epoch), model.pt (final weights) and plots.
 import argparse
 import json
 import math
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 import torch
+from tqdm.auto import tqdm
 
 import recipe as recipes
 from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data_dir
 from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_params, fit, load_weights, pick_device,
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
+from sweeps import Run, Where, run_all
 from records import (CheckpointError, confusion_matrix, load_checkpoint, machine_load, mistakes, provenance,
                      read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
 from verdict import target_met
@@ -97,6 +102,7 @@ def build_parser():
                        "then a summary")
     parser.add_argument("--fresh", action="store_true", help="with --seeds: train every seed from scratch, "
                         "even those whose runs in --out finished or can be continued")
+    add_sweep_flags(parser)
     parser.add_argument("--data-dir", help=f"folder holding MNIST/raw (default: ${DATA_DIR_ENV}, else ./data)")
     parser.add_argument("--no-download", action="store_true", help="never download MNIST")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
@@ -112,6 +118,23 @@ def build_parser():
     parser.add_argument("--recipe-help", action="store_true", help="list every recipe key, its default and "
                         "meaning, and exit")
     return parser
+
+
+def add_sweep_flags(parser):
+    """--jobs, --threads, --address, --gpus-per-run: how a sweep's runs are spread (train.py and search.py)."""
+    parser.add_argument("--jobs", type=positive(int), help="runs at a time on a local Ray instance (default: one "
+                        "after another in this process, no Ray)")
+    parser.add_argument("--threads", type=positive(int), help="torch threads per run (default: the cores, "
+                        "divided by --jobs)")
+    parser.add_argument("--address", help="run on the Ray cluster at this address (auto, or HOST:PORT; default: "
+                        "$RAY_ADDRESS if set)")
+    parser.add_argument("--gpus-per-run", type=positive(float), default=0.0, metavar="F",
+                        help="the share of a GPU each run takes on Ray (0.05: twenty runs to a GPU)")
+
+
+def sweep_where(args):
+    return Where(jobs=args.jobs, threads=args.threads, address=args.address or os.environ.get("RAY_ADDRESS") or None,
+                 gpus_per_run=args.gpus_per_run)
 
 
 TRAINING_FLAGS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--set", "set"),
@@ -132,6 +155,10 @@ def parse_args(argv=None):
         parser.error(f"--resume continues the run as it was saved; drop {', '.join(given)}")
     if args.fresh and not args.seeds:
         parser.error("--fresh goes with --seeds (a single run always trains from scratch)")
+    ray_flags = [flag for flag, key in (("--jobs", "jobs"), ("--address", "address"),
+                                        ("--gpus-per-run", "gpus_per_run")) if getattr(args, key)]
+    if ray_flags and not args.seeds:
+        parser.error(f"{', '.join(ray_flags)}: for the runs of a sweep (--seeds); a single run never starts Ray")
     if not (args.model or args.resume or args.eval):
         parser.error(f"--model is required; choose from {', '.join(model_names())}")
     if args.seed is None:
@@ -217,14 +244,17 @@ def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None
     return record
 
 
-def sweep_seed(experiment, seed, position, data, run_dir, options, fresh=False, run_args=None):
+def sweep_seed(experiment, seed, position, data, run_dir, options, fresh=False, run_args=None, saved=None):
     """One seed of a --seeds sweep: its finished run reused, its broken run continued from checkpoint.pt,
-    or (if neither is there, or what is there is another experiment, or `fresh`) trained from scratch."""
+    or (if neither is there, or what is there is another experiment, or `fresh`) trained from scratch.
+    `saved`: the finished record the driver holds, for a worker whose disk has none (a cluster's)."""
     header, state, found = f"== seed {seed} ({position})", None, None
     again = ""  # the sweep says how to go on
     if not fresh and not options.dry_run:
         expected = provenance(experiment.model_file, options.device)
         state, found = read_saved_run(run_dir, experiment.name, experiment.recipe, seed, expected)
+        if state is None and saved and saved_run_differs(saved, experiment.recipe, seed, expected) is None:
+            state, found = "finished", saved
     if state == "finished":
         print(f"{header}: reused, finished in {run_dir} ==")
         print(target_met(found["params"], found["epochs"])[1])
@@ -234,6 +264,64 @@ def sweep_seed(experiment, seed, position, data, run_dir, options, fresh=False, 
         return train_seed(experiment, seed, data, run_dir, options, resume=found, again=again, run_args=run_args)
     print(f"{header}: trained again, since in {run_dir} {found} ==" if found else f"{header} ==")
     return train_seed(experiment, seed, data, run_dir, options, again=again, run_args=run_args)
+
+
+def sweep_task(name, recipe, seed, position, run_dir, options, fresh, run_args, saved=None, *, data):
+    """A sweep's run wherever it goes (this process or a Ray worker): the experiment built from its model
+    file there, then sweep_seed."""
+    set_determinism(options.device)
+    module, _ = load_experiment(name)
+    experiment = Experiment(name, module.Net, recipe, model_path(name))
+    return sweep_seed(experiment, seed, position, data, Path(run_dir), options, fresh, run_args, saved)
+
+
+def finished_record(run_dir):
+    """A run's metrics.json if it finished (its verdict written), else None."""
+    try:
+        record = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if "target_met" in record else None
+
+
+def sweep(experiment, runs, data, options, args, run_args):
+    """A --seeds sweep: its runs one after another here, or on Ray (--jobs, --address), each record written
+    by this process; then the summary. Returns the number of runs that failed (on Ray; here a failure
+    ends the sweep)."""
+    where = sweep_where(args)
+    if where.on_ray:
+        options = Options(device=options.device, cuda_graph=options.cuda_graph, progress=False,
+                          dry_run=options.dry_run)
+        # On this machine the workers share its disk (absolute folders); a cluster's write in the job's copy.
+        runs = [(seed, run_dir if where.address else run_dir.resolve()) for seed, run_dir in runs]
+    tasks = [Run(f"{experiment.name} seed {seed}", sweep_task,
+                 (experiment.name, experiment.recipe, seed, f"{i}/{len(runs)}", run_dir, options, args.fresh,
+                  run_args, None if args.fresh or not where.on_ray else finished_record(run_dir)),
+                 log=run_dir / "log.txt" if where.on_ray else None)
+             for i, (seed, run_dir) in enumerate(runs, 1)]
+    dirs = dict(runs)
+    records = {}
+
+    def done(task, record):
+        seed = task.args[2]
+        records[seed] = record
+        if where.on_ray:
+            dirs[seed].mkdir(parents=True, exist_ok=True)
+            write_json(record, dirs[seed] / "metrics.json")
+            verdict = target_met(record["params"], record["epochs"])[1] if not options.dry_run else "dry run"
+            tqdm.write(f"seed {seed} on {record['provenance'].get('node', '?')}: {verdict}")
+
+    try:
+        failures = run_all(tasks, data, where, done)
+    except KeyboardInterrupt:
+        print("The sweep goes on from there when the same command is run again.")
+        raise
+    finished = [records[seed] for seed, _ in runs if seed in records]
+    if finished and not options.dry_run:
+        summary = summary_of(experiment.name, finished)
+        print("\n".join(summary_lines(summary)))
+        write_json(summary, Path(args.out) / f"{experiment.name}-summary.json")
+    return failures
 
 
 def evaluate_file(path, args, device):
@@ -283,6 +371,8 @@ def new_experiment(args):
 
 
 def run(args):
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     set_determinism(device)
     if args.eval:
@@ -303,16 +393,10 @@ def run(args):
     run_args = {**vars(args), "data_dir": str(data_dir)}
     if not args.seeds:
         return train_seed(experiment, runs[0][0], data, runs[0][1], options, resume=resume, run_args=run_args)
-    try:
-        records = [sweep_seed(experiment, seed, f"{i}/{len(runs)}", data, run_dir, options, args.fresh, run_args)
-                   for i, (seed, run_dir) in enumerate(runs, 1)]
-    except KeyboardInterrupt:
-        print("The sweep goes on from there when the same command is run again.")
-        raise
-    if not dry_run:
-        summary = summary_of(experiment.name, records)
-        print("\n".join(summary_lines(summary)))
-        write_json(summary, Path(args.out) / f"{experiment.name}-summary.json")
+    failures = sweep(experiment, runs, data, options, args, run_args)
+    if failures:
+        raise UserError(f"{failures} of {len(runs)} runs failed (each said why above); the same command runs "
+                        f"them again and reuses the rest")
 
 
 def main(argv=None):

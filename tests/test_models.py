@@ -1,4 +1,5 @@
 import ast
+import re
 import subprocess
 import sys
 
@@ -48,3 +49,16 @@ def test_model_file_runs_alone(name, tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "epochs" in result.stdout
+
+
+@pytest.mark.parametrize("name", [b[0] for b in BUDGETS])
+def test_a_model_docstring_states_measured_numbers_only_in_its_generated_result(name):
+    """Its Result paragraph is written by report.py from the records it names (and checked against them by
+    report.py --check); nowhere else does it state an accuracy or a K/N that could go stale."""
+    module = __import__(name)
+    paragraphs = module.__doc__.split("\n\n")
+    assert sum(p.startswith("Result (results/runs/") for p in paragraphs) == 1
+    rest = "\n\n".join(p for p in paragraphs if not p.startswith("Result (")).replace("99.40%", "the target")
+    assert not re.search(r"\d+\.\d\d%|\b\d+/\d+\b|\b9\d\.\d\d\b", rest), rest
+    stated = re.search(r"^Parameters: ([\d,]+)\.", module.__doc__, re.MULTILINE)[1]
+    assert int(stated.replace(",", "")) == sum(p.numel() for p in module.Net().parameters())

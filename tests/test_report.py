@@ -88,7 +88,7 @@ def fake_trial(variant, question, seed, params, last5):
 
 
 DOCUMENTS = {"README.md": ("results", "model3-result", "model3-log", "model3-sweeps"),
-             "docs/frontier.md": ("frontier", "cross-cpu", "trials-margin", "trials-frontier", "tuning-and-fresh",
+             "docs/frontier.md": ("frontier", "cross-cpu", "expect", "trials-margin", "trials-frontier", "tuning-and-fresh",
                                   "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
 
@@ -112,7 +112,8 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     assert report.main(["--results", str(results), "--root", str(root)]) == 0
     text = (root / "README.md").read_text()
     assert text.startswith("# hand-written\n") and "stale" not in text and text.count("text between") == 4
-    assert "| [model3](#model3) | 5,000 | 2/3 (21–94%) | 99.493 ± 0.110 | 1002: 99.38 |" in text
+    assert "| [model3](#model3) | 5,000 | 2/3 (21–94%) | 81% (0–100%) | +9.3 ± 11.0 | 99.493 ± 0.110 | 1002: 99.38 |" \
+        in text
     assert "Fresh seeds 1001–1003: target met on 2/3 (21–94%)" in text
     lines = text.split("```text\n")[1].split("```")[0].splitlines()
     assert lines[0] == "$ python train.py --model model3"
@@ -176,8 +177,10 @@ def test_trial_tables_and_the_frontier(tmp_path):
     assert "5001" not in frontier  # the fresh seeds are the sweep's, not the tuning table's
     chosen = text.split(report.marks("tuning-and-fresh")[0])[1].split(report.marks("tuning-and-fresh")[1])[0]
     assert "| small | 3,000 | 1–2 | 99.355 | 5001–5002 | 99.415 | +0.060 |" in chosen and "big" not in chosen
-    assert "| small | 3,000 | 5001–5002 | 1/2 (9–91%) | 99.415 ± 0.035 | 5002: 99.39 | 99.44 99.39 |" in sweeps
-    assert "| model4 | 4,000 | 2001–2002 | 1/2 (9–91%) | 99.390 ± 0.014 | 2002: 99.38 | 99.40 99.38 |" in sweeps
+    assert "| small | 3,000 | 5001–5002 | 1/2 (9–91%) | 71% (0–100%) | +1.5 ± 3.5 | 99.415 ± 0.035 | 5002: 99.39 | " \
+           "99.44 99.39 |" in sweeps
+    assert "| model4 | 4,000 | 2001–2002 | 1/2 (9–91%) | 36% (0–100%) | -1.0 ± 1.4 | 99.390 ± 0.014 | 2002: 99.38 | " \
+           "99.40 99.38 |" in sweeps
     assert "| tiny | 2,832 | 1: 99.29, 2: 99.41 | 99.350 | 1/2 |" in cuda
     for name in ("model4-seeds.png", "model4-curves.png", "frontier.png"):
         assert (root / "assets" / name).read_bytes().startswith(PNG_MAGIC), name
@@ -218,6 +221,26 @@ def test_hold_rates_carry_their_95_percent_interval():
     assert [round(x, 3) for x in verdict.wilson(10, 10)] == [0.722, 1.0]
     assert [round(x, 3) for x in verdict.wilson(0, 10)] == [0.0, 0.278]
     assert report.held([99.40, 99.39, 99.45]) == "2/3 (21–94%)"
+
+
+def test_a_sweeps_hold_rate_from_its_margins_goes_beside_k_of_n():
+    assert report.fitted([99.43, 99.46, 99.40]) == "88% (76–100%)"  # margins +3, +6, 0: all held, by a little
+    assert report.margins([99.43, 99.46, 99.40]) == "+3.0 ± 3.0"
+    assert report.fitted([99.52, 99.52]) == "100% (100–100%)" and report.fitted([99.52]) == "n/a"
+
+
+def test_a_model_docstrings_result_is_the_records_and_report_keeps_it_so(tmp_path):
+    results, root = tmp_path / "results", a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "model4-result",
+                                                                                         "model4-log")})
+    fake_run(results / "runs", "model4", 1, [99.0] * 10 + [99.41, 99.42, 99.45, 99.40, 99.44], params=4000)
+    (root / "model4.py").write_text('"""Model.\n\nResult (old numbers\n99.99%).\n\nAnalysis.\n"""\n')
+    assert report.main(["--results", str(results), "--root", str(root), "--check"]) == 1
+    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    text = (root / "model4.py").read_text()
+    assert "99.99" not in text and text.endswith("target met.\n\nAnalysis.\n\"\"\"\n")
+    assert "Result (results/runs/model4-seed1/metrics.json, written into this docstring by report.py): 4,000" in text
+    (root / "model4.py").write_text('"""Model without its paragraph."""\n')
+    assert report.main(["--results", str(results), "--root", str(root)]) == 1
 
 
 def test_the_documents_are_what_report_makes_of_the_committed_results():

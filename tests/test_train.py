@@ -3,6 +3,7 @@ import copy
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -275,7 +276,8 @@ def test_the_schedule_steps_every_batch():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
 
 
-CODE = ("train.py", "engine.py", "records.py", "recipe.py", "verdict.py", "experiments.py", "data.py", "plots.py")
+CODE = ("train.py", "engine.py", "records.py", "recipe.py", "verdict.py", "experiments.py", "data.py", "plots.py",
+        "sweeps.py")
 
 
 def copy_of_the_repo(tmp_path):
@@ -448,3 +450,32 @@ def test_resume_refuses_a_run_of_another_experiment(tiny_mnist, tmp_path, capsys
     code, _, err = run_main(capsys, "--resume", str(checkpoint), "--device", "cpu", "--no-download")
     assert code == 1 and err.count("\n") == 1
     assert f"cannot go on here: the thread count changed ({threads}, now {threads + 1})" in err
+
+
+def test_the_readmes_loading_snippet_runs_as_written(tiny_mnist, tmp_path):
+    """README's "Using a model in a notebook": weights saved by fit, the model file alone beside them."""
+    from data import load_mnist
+    from engine import Options, fit
+    from model4 import RECIPE, Net
+
+    text = (ROOT / "README.md").read_text()
+    snippet = text.split("## Using a model in a notebook")[1].split("```python\n")[1].split("```")[0]
+    shutil.copy(ROOT / "model4.py", tmp_path)
+    fit(Net, {**RECIPE, "epochs": 1}, load_mnist(tiny_mnist, download=False), options=Options(progress=False),
+        save=tmp_path / "runs" / "model4-seed1" / "model.pt")
+    result = subprocess.run([sys.executable, "-E", "-s", "-c", snippet], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.strip().splitlines())
+    predicted, true = json.loads(lines["predicted"]), json.loads(lines["true"])
+    assert len(predicted) == 10 and true == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_a_single_run_never_imports_ray(tiny_mnist, tmp_path):
+    script = ("import sys, train\n"
+              f"code = train.main(['--model', 'model4', '--dry-run', '--data-dir', {str(tiny_mnist)!r}, '--out', "
+              f"{str(tmp_path)!r}, '--no-download', '--device', 'cpu'])\n"
+              "assert 'ray' not in sys.modules, 'a single run imported Ray'\n"
+              "sys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -1,7 +1,10 @@
 """The target's judgement at its boundaries: 99.40% is 9,940 of 10,000, on each of the last 5 epochs."""
 import pytest
 
-from verdict import LAST_EPOCHS, MAX_EPOCHS, MAX_PARAMS, accuracy_holds, min_last, target_met
+import statistics
+
+from verdict import (LAST_EPOCHS, MAX_EPOCHS, MAX_PARAMS, accuracy_holds, fitted_hold_rate, margin, min_last,
+                     target_met)
 
 
 def epochs(*correct, total=10_000):
@@ -52,3 +55,20 @@ def test_a_rounded_percentage_is_judged_as_its_count(accuracy, holds):
 
 def test_min_last_is_the_lowest_of_the_window():
     assert min_last(epochs(9_000, 9_950, 9_941, 9_960, 9_970, 9_980)) == pytest.approx(99.41)
+
+
+def test_a_margin_counts_images_over_the_line():
+    assert [margin(a) for a in (99.43, 99.40, 99.39, 99.00)] == [3, 0, -1, -40]
+
+
+def test_the_fitted_hold_rate_on_margins_whose_answer_is_known():
+    rate, low, high = fitted_hold_rate([-3, -2, -1, 0, 1, 2])  # mean -0.5: the line cuts the fit in half
+    assert rate == pytest.approx(0.5) and low < 0.5 < high
+    normal = statistics.NormalDist(4, 2)
+    sample = [normal.inv_cdf((i + 0.5) / 400) for i in range(400)]  # 400 seeds spread as N(4, 2) is
+    rate, low, high = fitted_hold_rate(sample)
+    assert rate == pytest.approx(1 - normal.cdf(-0.5), abs=0.003) and low < rate < high and high - low < 0.03
+    assert fitted_hold_rate([5, 5, 5]) == (1.0, 1.0, 1.0) and fitted_hold_rate([-2, -2]) == (0.0, 0.0, 0.0)
+    assert fitted_hold_rate([1, 4, -2, 6]) == fitted_hold_rate([1, 4, -2, 6])  # fixed draws: the same each time
+    with pytest.raises(ValueError):
+        fitted_hold_rate([3])

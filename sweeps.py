@@ -14,7 +14,7 @@ address: the same runs on a running Ray cluster (`ray start --head`); the projec
 the job (results/, runs/ and data/ stay behind) and MNIST goes to the workers through Ray's object
 store. Ray retries a run whose worker died (its process killed, its node gone); a run that fails by
 its own fault (a UserError: a diverged loss, a broken model file) is reported once and not retried.
-Ray is imported here, lazily, and nowhere else.
+A Ray this process has started already is used as it is. Ray is imported here, lazily, and nowhere else.
 """
 import contextlib
 import os
@@ -102,14 +102,13 @@ def cluster_answers(address, timeout=5.0):
 
 
 def start_ray(where):
-    """Start a local Ray instance on 127.0.0.1 (where.address unset) or join the cluster at where.address."""
+    """Start a local Ray instance on 127.0.0.1 (where.address unset) or join the cluster at where.address;
+    returns the ray module."""
     if not where.address:  # read when Ray is imported: on Linux Ray would otherwise listen on every interface
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     import ray
 
     if where.address:
-        if not cluster_answers(where.address):
-            raise UserError(f"no Ray cluster answers at {where.address} (start one with `ray start --head`)")
         try:
             ray.init(address=where.address, log_to_driver=False,
                      runtime_env={"working_dir": str(HERE), "excludes": LEFT_BEHIND})
@@ -130,6 +129,13 @@ class RaySweep:
         self.where = where
 
     def run(self, runs, data, done, failed):
+        """The runs on the Ray this process has started already (a notebook's own ray.init, say), used as it
+        is, or else on one started here for them and shut down after."""
+        if self.where.address and not cluster_answers(self.where.address):
+            raise UserError(f"no Ray cluster answers at {self.where.address} (start one with `ray start --head`)")
+        ray = sys.modules.get("ray")  # not imported here before start_ray has set its environment
+        if ray is not None and ray.is_initialized():
+            return self._run(ray, runs, data, done, failed)
         ray = start_ray(self.where)
         try:
             return self._run(ray, runs, data, done, failed)

@@ -2,6 +2,7 @@
 fault reported once, Ctrl-C keeping what finished, and a local instance on 127.0.0.1 only."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,53 +31,6 @@ def numbers(record):
     return [{key: value for key, value in row.items() if key != "seconds"} for row in record["epochs"]]
 
 
-def test_a_sweep_on_local_ray_gives_the_numbers_of_the_same_seeds_one_after_another(tiny_mnist, tmp_path, capsys):
-    common = [*QUICK, "--seeds", "1,2", "--threads", "1", "--data-dir", str(tiny_mnist)]
-    assert train.main([*common, "--out", str(tmp_path / "serial")]) == 0
-    assert "sweep:" not in capsys.readouterr().out  # one after another in this process: no Ray
-    assert train.main([*common, "--jobs", "2", "--out", str(tmp_path / "ray")]) == 0
-    out = capsys.readouterr().out
-    assert "2 runs in" in out and "on Ray (1 thread each)" in out and "seed 1 on " in out
-    serial, on_ray = records(tmp_path / "serial", [1, 2]), records(tmp_path / "ray", [1, 2])
-    for seed in (1, 2):
-        assert numbers(on_ray[seed]) == numbers(serial[seed]) and on_ray[seed]["provenance"]["threads"] == 1
-        assert "EPOCH: 1" in (tmp_path / "ray" / f"model4-seed{seed}" / "log.txt").read_text()
-    assert json.loads((tmp_path / "ray" / "model4-summary.json").read_text())["runs"] == 2
-
-
-def test_search_runs_its_trials_on_local_ray(tiny_mnist, tmp_path):
-    results = tmp_path / "search.jsonl"
-    code = search.main(["--variants", "p3918-settled-fade-b64", "--seeds", "1,2", "--jobs", "2", "--threads", "1",
-                        "--data-dir", str(tiny_mnist), "--results", str(results), "--out", str(tmp_path / "runs")])
-    assert code == 0
-    rows = [json.loads(line) for line in results.read_text().splitlines()]
-    assert sorted(row["seed"] for row in rows) == [1, 2] and all(row["threads"] == 1 for row in rows)
-
-
-def test_a_local_instance_listens_on_loopback_only():
-    import psutil
-
-    started = sweeps.start_ray(sweeps.Where(jobs=1, threads=1))
-    try:
-        assert [node["NodeManagerAddress"] for node in started.nodes()] == ["127.0.0.1"]
-        assert started.get_runtime_context().gcs_address.startswith("127.0.0.1:")
-        ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
-        listening = [c.laddr.ip for c in psutil.net_connections("inet") if c.status == "LISTEN" and c.pid in ours]
-        assert listening and set(listening) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
-    finally:
-        started.shutdown()
-
-
-def test_a_run_that_fails_by_its_own_fault_is_reported_once_and_not_retried(tiny_mnist, tmp_path, capsys):
-    code = train.main([*QUICK, "--seeds", "1,2", "--jobs", "2", "--threads", "1", "--lr", "1e12",
-                       "--data-dir", str(tiny_mnist), "--out", str(tmp_path)])
-    captured = capsys.readouterr()
-    assert code == 1 and "error: 2 of 2 runs failed" in captured.err
-    for seed in (1, 2):
-        assert captured.out.count(f"model4 seed {seed}: stopped: model4 seed {seed}, epoch 1: the loss became") == 1
-        assert (tmp_path / f"model4-seed{seed}" / "log.txt").read_text().count("EPOCH: 1") == 1  # not retried
-
-
 def test_an_address_where_no_cluster_answers_ends_in_one_line(tiny_mnist, capsys):
     code = train.main([*QUICK, "--seeds", "1", "--address", "127.0.0.1:9", "--data-dir", str(tiny_mnist)])
     err = capsys.readouterr().err
@@ -84,9 +38,9 @@ def test_an_address_where_no_cluster_answers_ends_in_one_line(tiny_mnist, capsys
 
 
 def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp_path):
-    command = [sys.executable, "train.py", *QUICK, "--epochs", "20", "--seeds", "1-3", "--jobs", "2", "--threads", "1",
+    command = [sys.executable, "train.py", *QUICK, "--epochs", "10", "--seeds", "1-3", "--threads", "1",
                "--data-dir", str(tiny_mnist), "--out", str(tmp_path)]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([*command, "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seen = []
     for line in proc.stdout:  # until the first run is recorded
@@ -97,13 +51,13 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
     stdout, stderr = proc.communicate(timeout=60)
     stdout = "".join(seen) + stdout
     assert proc.returncode == 130, stderr
-    assert "Interrupted after 1 of 3 runs; every finished run is recorded, and the " in stdout
+    assert re.search(r"Interrupted after \d of 3 runs; every finished run is recorded, and the [12] in flight "
+                     r"(was|were) stopped\.", stdout), stdout
     finished = [seed for seed in (1, 2, 3) if train.finished_record(tmp_path / f"model4-seed{seed}")]
     assert 1 <= len(finished) < 3 and not (tmp_path / "model4-summary.json").exists()
-    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)  # here, without Ray
     assert again.returncode == 0, again.stderr
-    assert f"== seed {finished[0]} ({finished[0]}/3): reused" in \
-        (tmp_path / f"model4-seed{finished[0]}" / "log.txt").read_text()
+    assert f"== seed {finished[0]} ({finished[0]}/3): reused" in again.stdout
 
 
 def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(tiny_mnist, tmp_path):
@@ -141,3 +95,57 @@ def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(tiny_m
                        "--out", str(serial)]) == 0
     for record in done:
         assert numbers(record) == numbers(records(serial, [record["seed"]])[record["seed"]])
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local instance (2 CPUs, as --jobs 2 --threads 1 starts) for the tests below: sweeps use a Ray
+    this process has started already, so it starts once for all of them. The tests that start their own
+    (a cluster, a subprocess) come first in this file, before it."""
+    started = sweeps.start_ray(sweeps.Where(jobs=2, threads=1))
+    yield started
+    started.shutdown()
+
+
+def test_a_sweep_on_local_ray_gives_the_numbers_of_the_same_seeds_one_after_another(local_ray, tiny_mnist, tmp_path,
+                                                                                    capsys):
+    common = [*QUICK, "--seeds", "1,2", "--threads", "1", "--data-dir", str(tiny_mnist)]
+    assert train.main([*common, "--out", str(tmp_path / "serial")]) == 0
+    assert "sweep:" not in capsys.readouterr().out  # one after another in this process: no Ray
+    assert train.main([*common, "--jobs", "2", "--out", str(tmp_path / "ray")]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs in" in out and "on Ray (1 thread each)" in out and "seed 1 on " in out
+    serial, on_ray = records(tmp_path / "serial", [1, 2]), records(tmp_path / "ray", [1, 2])
+    for seed in (1, 2):
+        assert numbers(on_ray[seed]) == numbers(serial[seed]) and on_ray[seed]["provenance"]["threads"] == 1
+        assert "EPOCH: 1" in (tmp_path / "ray" / f"model4-seed{seed}" / "log.txt").read_text()
+    assert json.loads((tmp_path / "ray" / "model4-summary.json").read_text())["runs"] == 2
+
+
+def test_search_runs_its_trials_on_local_ray(local_ray, tiny_mnist, tmp_path):
+    results = tmp_path / "search.jsonl"
+    code = search.main(["--variants", "p3918-settled-fade-b64", "--seeds", "1,2", "--jobs", "2", "--threads", "1",
+                        "--data-dir", str(tiny_mnist), "--results", str(results), "--out", str(tmp_path / "runs")])
+    assert code == 0
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert sorted(row["seed"] for row in rows) == [1, 2] and all(row["threads"] == 1 for row in rows)
+
+
+def test_a_local_instance_listens_on_loopback_only(local_ray):
+    import psutil
+
+    assert [node["NodeManagerAddress"] for node in local_ray.nodes()] == ["127.0.0.1"]
+    assert local_ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
+    ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
+    listening = [c.laddr.ip for c in psutil.net_connections("inet") if c.status == "LISTEN" and c.pid in ours]
+    assert listening and set(listening) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+
+
+def test_a_run_that_fails_by_its_own_fault_is_reported_once_and_not_retried(local_ray, tiny_mnist, tmp_path, capsys):
+    code = train.main([*QUICK, "--seeds", "1,2", "--jobs", "2", "--threads", "1", "--lr", "1e12",
+                       "--data-dir", str(tiny_mnist), "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 1 and "error: 2 of 2 runs failed" in captured.err
+    for seed in (1, 2):
+        assert captured.out.count(f"model4 seed {seed}: stopped: model4 seed {seed}, epoch 1: the loss became") == 1
+        assert (tmp_path / f"model4-seed{seed}" / "log.txt").read_text().count("EPOCH: 1") == 1  # not retried

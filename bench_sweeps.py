@@ -71,7 +71,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
     args = parser.parse_args(argv)
-    data_dir = resolve_data_dir(args.data_dir).resolve()
+    data_dir = Path(resolve_data_dir(args.data_dir)).resolve()
     try:
         load_mnist(data_dir, download=False)
     except DataError as err:

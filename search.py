@@ -261,15 +261,14 @@ PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch"
                    "code_sha256", "node")
 
 
-def run_trial(name, seed, out, device="cpu", *, data):
-    """Train one variant on one seed (in this process or a Ray worker); returns its results line."""
+def run_trial(name, seed, device="cpu", *, folder, data):
+    """Train one variant on one seed in `folder` (in this process or a Ray worker); returns its results line."""
     question, spec, _ = VARIANTS[name]
     recipe = variant_recipe(name)
-    run_dir = Path(out) / f"{name}-seed{seed}"
     began = time.perf_counter()
     set_determinism(torch.device(device))
     experiment = train.Experiment(name, lambda: SpecNet(spec), recipe)
-    record = train.train_seed(experiment, seed, data, run_dir, Options(torch.device(device), progress=False))
+    record = train.train_seed(experiment, seed, data, folder, Options(torch.device(device), progress=False))
     epochs = record["epochs"]
     return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
             "params": record["params"], **{key: record["provenance"][key] for key in PROVENANCE_KEYS},
@@ -325,16 +324,18 @@ def main(argv=None):
         return 1
     todo = pending(args.variants, args.seeds, args.results)
     where = train.sweep_where(args)
+    at_a_time = f"{where.jobs} at a time" if where.jobs else "as many at a time as the cluster takes" \
+        if where.address else "one at a time"
     print(f"{len(todo)} runs to do ({len(args.variants) * len(args.seeds) - len(todo)} already in {args.results}), "
-          f"{where.jobs or 1} at a time, {where.threads_per_run()} thread(s) each" +
+          f"{at_a_time}, {where.threads_per_run()} thread(s) each" +
           (f", on the Ray cluster at {where.address}" if where.address else ""))
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    out = Path(args.out) if where.address else Path(args.out).resolve()  # a cluster's workers write in the job's copy
-    runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, out, args.device),
-                log=out / f"{name}-seed{seed}" / "log.txt") for name, seed in todo]
+    runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, args.device), Path(args.out) / f"{name}-seed{seed}",
+                quiet=True) for name, seed in todo]
     try:
+        train.gpu_share(where, torch.device(args.device))
         failures = run_all(runs, data, where, done=lambda run, row: record(row, args.results))
-    except UserError as err:  # in this process, a trial that cannot go on stops the search; on Ray only that trial
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -120,6 +120,14 @@ def build_parser():
     return parser
 
 
+def gpu_share_of(text):
+    """A share of a GPU as Ray takes it: above 0, and a whole number of GPUs above 1."""
+    share = positive(float)(text)
+    if share > 1 and not share.is_integer():
+        raise argparse.ArgumentTypeError(f"a share above 1 must be a whole number of GPUs, not {text}")
+    return share
+
+
 def add_sweep_flags(parser):
     """--jobs, --threads, --address, --gpus-per-run: how a sweep's runs are spread (train.py and search.py)."""
     parser.add_argument("--jobs", type=positive(int), help="runs at a time on a local Ray instance (default: one "
@@ -128,7 +136,7 @@ def add_sweep_flags(parser):
                         "divided by --jobs)")
     parser.add_argument("--address", help="run on the Ray cluster at this address (auto, or HOST:PORT; default: "
                         "$RAY_ADDRESS if set)")
-    parser.add_argument("--gpus-per-run", type=positive(float), default=0.0, metavar="F",
+    parser.add_argument("--gpus-per-run", type=gpu_share_of, default=0.0, metavar="F",
                         help="the share of a GPU each run takes on Ray (0.05: twenty runs to a GPU)")
 
 
@@ -266,13 +274,13 @@ def sweep_seed(experiment, seed, position, data, run_dir, options, fresh=False, 
     return train_seed(experiment, seed, data, run_dir, options, again=again, run_args=run_args)
 
 
-def sweep_task(name, recipe, seed, position, run_dir, options, fresh, run_args, saved=None, *, data):
-    """A sweep's run wherever it goes (this process or a Ray worker): the experiment built from its model
-    file there, then sweep_seed."""
+def sweep_task(name, recipe, seed, position, options, fresh, run_args, saved=None, *, folder, data):
+    """A sweep's run wherever it goes (this process or a Ray worker), in `folder`: the experiment built
+    from its model file there, then sweep_seed."""
     set_determinism(options.device)
     module, _ = load_experiment(name)
     experiment = Experiment(name, module.Net, recipe, model_path(name))
-    return sweep_seed(experiment, seed, position, data, Path(run_dir), options, fresh, run_args, saved)
+    return sweep_seed(experiment, seed, position, data, Path(folder), options, fresh, run_args, saved)
 
 
 def finished_record(run_dir):
@@ -284,32 +292,35 @@ def finished_record(run_dir):
     return record if "target_met" in record else None
 
 
+def gpu_share(where, device):
+    """On Ray a run sees a GPU only if it asks for a share of one."""
+    if where.on_ray and device.type == "cuda" and not where.gpus_per_run:
+        raise UserError("on Ray a run sees the GPU only with a share of it: give --gpus-per-run (0.05 puts "
+                        "twenty runs on one GPU)")
+
+
 def sweep(experiment, runs, data, options, args, run_args):
     """A --seeds sweep: its runs one after another here, or on Ray (--jobs, --address), each record written
-    by this process; then the summary. Returns the number of runs that failed (on Ray; here a failure
-    ends the sweep)."""
+    by this process; then the summary. Returns the number of runs that failed (the rest go on)."""
     where = sweep_where(args)
+    gpu_share(where, options.device)
     if where.on_ray:
         options = Options(device=options.device, cuda_graph=options.cuda_graph, progress=False,
                           dry_run=options.dry_run)
-        # On this machine the workers share its disk (absolute folders); a cluster's write in the job's copy.
-        runs = [(seed, run_dir if where.address else run_dir.resolve()) for seed, run_dir in runs]
     tasks = [Run(f"{experiment.name} seed {seed}", sweep_task,
-                 (experiment.name, experiment.recipe, seed, f"{i}/{len(runs)}", run_dir, options, args.fresh,
-                  run_args, None if args.fresh or not where.on_ray else finished_record(run_dir)),
-                 log=run_dir / "log.txt" if where.on_ray else None)
+                 (experiment.name, experiment.recipe, seed, f"{i}/{len(runs)}", options, args.fresh, run_args,
+                  None if args.fresh or not where.address else finished_record(run_dir)), run_dir)
              for i, (seed, run_dir) in enumerate(runs, 1)]
-    dirs = dict(runs)
     records = {}
 
     def done(task, record):
-        seed = task.args[2]
-        records[seed] = record
+        records[task.args[2]] = record
+        if where.address:  # a cluster's worker wrote in its scratch folder: the record comes home here
+            task.folder.mkdir(parents=True, exist_ok=True)
+            write_json(record, task.folder / "metrics.json")
         if where.on_ray:
-            dirs[seed].mkdir(parents=True, exist_ok=True)
-            write_json(record, dirs[seed] / "metrics.json")
             verdict = target_met(record["params"], record["epochs"])[1] if not options.dry_run else "dry run"
-            tqdm.write(f"seed {seed} on {record['provenance'].get('node', '?')}: {verdict}")
+            tqdm.write(f"seed {task.args[2]} on {record['provenance'].get('node', '?')}: {verdict}")
 
     try:
         failures = run_all(tasks, data, where, done)
@@ -320,7 +331,8 @@ def sweep(experiment, runs, data, options, args, run_args):
     if finished and not options.dry_run:
         summary = summary_of(experiment.name, finished)
         print("\n".join(summary_lines(summary)))
-        write_json(summary, Path(args.out) / f"{experiment.name}-summary.json")
+        if not failures:  # a summary of some seeds would pass for the sweep's
+            write_json(summary, Path(args.out) / f"{experiment.name}-summary.json")
     return failures
 
 
@@ -335,14 +347,6 @@ def evaluate_file(path, args, device):
     print(test_line(result))
 
 
-def run_finished(run_dir):
-    """Whether a run's end was written (its verdict); a run cut off after its last checkpoint was not."""
-    try:
-        return "target_met" in json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return False
-
-
 def resumed_run(args, device):
     """(experiment, checkpoint, data folder, dry run) of the run that --resume continues: only the same
     experiment (model file, training code, torch, device, CPU type, threads), or its numbers would mix."""
@@ -352,7 +356,7 @@ def resumed_run(args, device):
     dry_run = resume.get("dry_run", False)
     module, _ = load_experiment(resume["model"])
     recipe = recipes.complete(resume["recipe"], source=f"{args.resume}: its recipe")
-    if resume["epoch"] >= (1 if dry_run else recipe["epochs"]) and run_finished(Path(args.resume).parent):
+    if resume["epoch"] >= (1 if dry_run else recipe["epochs"]) and finished_record(Path(args.resume).parent):
         raise CheckpointError(f"{args.resume}: the run already finished its epochs; test it with --eval")
     why = saved_run_differs({**resume, "dry_run": False}, recipe, resume["seed"],
                             provenance(model_path(resume["model"]), device))

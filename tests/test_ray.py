@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -61,20 +62,26 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
 
 
 def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(tiny_mnist, tmp_path):
+    """Two nodes on 127.0.0.1, a run on each; one node is removed mid-run. The driver records both runs,
+    once each, and the retried run's numbers are a serial run's. The workers write in the job's copy of
+    the code, as on a real cluster."""
     from ray.cluster_utils import Cluster
 
+    assert not ray.is_initialized(), "this test starts its own cluster: it runs before the shared instance"
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
     data = load_mnist(tiny_mnist, download=False)
-    experiment = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"]))
-    options = train.Options(progress=False)
-    runs = [sweeps.Run(f"model4 seed {seed}", train.sweep_task,
-                       ("model4", experiment.recipe, seed, f"{seed}/2", tmp_path / f"seed{seed}", options, False, {}),
-                       log=tmp_path / f"seed{seed}" / "log.txt") for seed in (1, 2)]
+    recipe = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"])).recipe
+    names = {seed: f"dies-{os.getpid()}-seed{seed}" for seed in (1, 2)}  # scratch folders no other test shares
+    runs = [sweeps.Run(f"model4 seed {seed}", train.sweep_task, ("model4", recipe, seed, f"{seed}/2",
+                                                                 train.Options(progress=False), False, {}),
+                       tmp_path / names[seed]) for seed in (1, 2)]
 
     def remove_a_node_mid_run():  # each node has one CPU: with both runs going, each node holds one of them
         deadline = time.time() + 120
-        while time.time() < deadline and not all((tmp_path / f"seed{s}" / "checkpoint.pt").exists() for s in (1, 2)):
+        scratch = "/tmp/ray/session_*/runtime_resources/working_dir_files/*/" + str(sweeps.SCRATCH)
+        while time.time() < deadline and not all(list(Path("/").glob(f"{scratch[1:]}/{names[s]}/checkpoint.pt"))
+                                                 for s in (1, 2)):
             time.sleep(0.05)
         cluster.remove_node(nodes[1])
 
@@ -88,8 +95,7 @@ def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(tiny_m
     finally:
         cluster.shutdown()
     assert failures == 0 and sorted(record["seed"] for record in done) == [1, 2]
-    logs = [(tmp_path / f"seed{seed}" / "log.txt").read_text() for seed in (1, 2)]
-    assert sum(log.count("== seed") for log in logs) == 3, logs  # one run began twice: its retry
+    assert all("== seed" in (tmp_path / names[seed] / "log.txt").read_text() for seed in (1, 2))  # brought home
     serial = tmp_path / "serial"
     assert train.main([*QUICK, "--epochs", "30", "--seeds", "1,2", "--threads", "1", "--data-dir", str(tiny_mnist),
                        "--out", str(serial)]) == 0
@@ -122,23 +128,33 @@ def test_a_sweep_on_local_ray_gives_the_numbers_of_the_same_seeds_one_after_anot
     assert json.loads((tmp_path / "ray" / "model4-summary.json").read_text())["runs"] == 2
 
 
-def test_search_runs_its_trials_on_local_ray(local_ray, tiny_mnist, tmp_path):
+def test_search_runs_its_trials_on_local_ray(local_ray, tiny_mnist, tmp_path, capsys):
     results = tmp_path / "search.jsonl"
     code = search.main(["--variants", "p3918-settled-fade-b64", "--seeds", "1,2", "--jobs", "2", "--threads", "1",
                         "--data-dir", str(tiny_mnist), "--results", str(results), "--out", str(tmp_path / "runs")])
     assert code == 0
+    assert "2 runs in" in capsys.readouterr().out  # and on Ray, not one after another
     rows = [json.loads(line) for line in results.read_text().splitlines()]
     assert sorted(row["seed"] for row in rows) == [1, 2] and all(row["threads"] == 1 for row in rows)
 
 
-def test_a_local_instance_listens_on_loopback_only(local_ray):
-    import psutil
-
-    assert [node["NodeManagerAddress"] for node in local_ray.nodes()] == ["127.0.0.1"]
-    assert local_ray.get_runtime_context().gcs_address.startswith("127.0.0.1:")
-    ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
-    listening = [c.laddr.ip for c in psutil.net_connections("inet") if c.status == "LISTEN" and c.pid in ours]
-    assert listening and set(listening) <= {"127.0.0.1", "::ffff:127.0.0.1"}, listening
+def test_a_local_instance_listens_on_loopback_only():
+    """In a fresh process, where nothing has set Ray's environment but sweeps.py itself."""
+    script = """import json, psutil, sweeps
+ray = sweeps.start_ray(sweeps.Where(jobs=1, threads=1))
+ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
+print(json.dumps({"nodes": [node["NodeManagerAddress"] for node in ray.nodes()],
+                  "gcs": ray.get_runtime_context().gcs_address,
+                  "listening": sorted({c.laddr.ip for c in psutil.net_connections("inet")
+                                       if c.status == "LISTEN" and c.pid in ours})}))
+ray.shutdown()"""
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["nodes"] == ["127.0.0.1"] and seen["gcs"].startswith("127.0.0.1:")
+    assert seen["listening"] and set(seen["listening"]) <= {"127.0.0.1", "::ffff:127.0.0.1"}, seen
 
 
 def test_a_run_that_fails_by_its_own_fault_is_reported_once_and_not_retried(local_ray, tiny_mnist, tmp_path, capsys):

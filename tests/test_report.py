@@ -119,7 +119,8 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     assert lines[0] == "$ python train.py --model model3"
     assert lines[1] == "# model3, seed 1, 5,000 params; CPU AMD EPYC, family 25, model 17, AVX512; 2 threads; " \
                        "torch 2.14.1; commit 1234567"
-    assert [line.split(" | ")[3] for line in lines[4:19]] == [
+    assert lines[3] == "# the machine's load was not recorded for this run: other work may have shared the machine"
+    assert [line.split(" | ")[3] for line in lines[5:20]] == [
         f"Test set: Average loss: 0.0200, Accuracy: {m['test_correct']}/10000 ({m['test_accuracy']:.2f}%)"
         for m in shown["epochs"]]
     assert lines[-1] == verdict.target_met(5000, shown["epochs"])[1]
@@ -221,6 +222,18 @@ def test_hold_rates_carry_their_95_percent_interval():
     assert [round(x, 3) for x in verdict.wilson(10, 10)] == [0.722, 1.0]
     assert [round(x, 3) for x in verdict.wilson(0, 10)] == [0.0, 0.278]
     assert report.held([99.40, 99.39, 99.45]) == "2/3 (21–94%)"
+
+
+def test_a_log_says_whether_its_run_had_the_machine_to_itself():
+    def run(threads, start, end):
+        return {"provenance": {"threads": threads}, "machine": {"start": {"load": [start, 0, 0], "cores": 2},
+                                                                "end": {"load": [end, 0, 0], "cores": 2}}}
+    assert report.shared_machine(run(2, 0.1, 2.1)) is False  # its own two threads
+    assert report.shared_machine(run(1, 0.1, 2.0)) is True  # another run beside it
+    assert report.shared_machine({"provenance": {"threads": 2}}) is None
+    assert report.load_line(run(2, 0.12, 3.4)) == ("# the machine's load (1-minute average): 0.12 at the start, 3.40 "
+                                                   "at the end, on 2 cores: other work shared the machine, so these "
+                                                   "seconds are longer than a run alone takes")
 
 
 def test_a_sweeps_hold_rate_from_its_margins_goes_beside_k_of_n():

@@ -148,10 +148,11 @@ def start_ray(where):
     if imported and ray_constants.ENABLE_RAY_CLUSTER:
         raise UserError("Ray was imported before this sweep could keep it on 127.0.0.1; run the sweep in a fresh "
                         "process, or set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before importing Ray")
-    # A new instance of our own, never one named by a stale /tmp/ray/ray_current_cluster.
-    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    # A new instance of our own, never one named by a stale /tmp/ray/ray_current_cluster. Its workers inherit
+    # this environment, so they find the project's modules without a runtime_env (which sets up each worker).
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     ray.init(address="local", num_cpus=where.jobs * where.threads_per_run(), include_dashboard=False,
-             log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+             log_to_driver=False)
     return ray
 
 

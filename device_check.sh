@@ -12,11 +12,14 @@
 #   bash device_check.sh --sweeps [model3] [model4]   # their confirmation seeds on CUDA (1001-1010,
 #       6001-6010; both if none named): the ten seeds of a model at once, one process each, then each
 #       sweep's own command, which reuses them and prints its summary.
+#   bash device_check.sh --ray      # many tiny nets on one GPU: model4 on 20 seeds at once on local Ray
+#       (--jobs 20 --gpus-per-run 0.05, 1 thread each) against one run alone, each a timed whole process.
 #
-# It needs MNIST in ./data (MNIST/raw/*-ubyte) and, where torchsummary is not installed, its
-# wheel in ./wheels; both paths are git-ignored. Prepare them here, then run it there:
+# It needs MNIST in ./data (MNIST/raw/*-ubyte) and, where torchsummary (or, for --ray, Ray) is not
+# installed, their wheels in ./wheels; both paths are git-ignored. Prepare them here, then run it there:
 #   mkdir -p data && cp -r ../shared/data/MNIST data/
 #   pip download torchsummary==1.5.1 --no-deps -d wheels
+#   pip download "ray>=2.9" -d wheels           # for --ray only
 # Logs go to $OUT (or ./runs/device-check); runs to ./runs/device-check.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -51,6 +54,21 @@ if [[ "${1:-}" == "--sweeps" ]]; then
         sed -n "/^$1: /,\$p" "$runs/sweep-$1.log"
     done
     tar -czf "$logs/sweeps.tar.gz" "$runs"/sweep-*.log "$runs"/sweeps/*-summary.json "$runs"/sweeps/*/metrics.json
+    exit $status
+fi
+
+if [[ "${1:-}" == "--ray" ]]; then
+    "$python" -c "import ray" 2>/dev/null || "$python" -m pip install --quiet --no-index --find-links wheels ray
+    ray_sweep=(train.py --model model4 --data-dir data --device cuda --no-download --threads 1)
+    for way in "alone:--seeds 7001" "ray20:--seeds 7001-7020 --jobs 20 --gpus-per-run 0.05"; do
+        step "python ${ray_sweep[*]} ${way#*:}"
+        began=$(date +%s.%N)
+        timeout 280 "$python" "${ray_sweep[@]}" ${way#*:} --out "$runs/ray-${way%%:*}" \
+            > "$logs/ray-${way%%:*}.log" 2>&1 || status=1
+        ended=$(date +%s.%N)
+        grep -E "runs in|target met on|^TARGET" "$logs/ray-${way%%:*}.log" | tail -n 3
+        "$python" -c "print(f'${way%%:*}, whole process: {$ended - $began:.1f} s')"
+    done
     exit $status
 fi
 

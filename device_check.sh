@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, on a machine with a CUDA device, in two modes, each sized for one call of at
+# The GPU check, on a machine with a CUDA device, in three modes, each sized for one call of at
 # most 10 minutes on an H100 (docs/speed.md: what each step took there).
 #
 #   bash device_check.sh            # the check:
@@ -60,7 +60,7 @@ fi
 if [[ "${1:-}" == "--ray" ]]; then
     "$python" -c "import ray" 2>/dev/null || "$python" -m pip install --quiet --no-index --find-links wheels ray
     ray_sweep=(train.py --model model4 --data-dir data --device cuda --no-download --threads 1)
-    for way in "alone:--seeds 7001" "ray20:--seeds 7001-7020 --jobs 20 --gpus-per-run 0.05"; do
+    for way in "alone:--seeds 7501" "ray20:--seeds 7501-7520 --jobs 20 --gpus-per-run 0.05"; do
         step "python ${ray_sweep[*]} ${way#*:}"
         began=$(date +%s.%N)
         timeout 280 "$python" "${ray_sweep[@]}" ${way#*:} --out "$runs/ray-${way%%:*}" \

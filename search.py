@@ -24,10 +24,10 @@ to their own results file, results/search-cuda.jsonl.
 
 Usage:
     python search.py --list                                         # variants, parameters, spec
-    python search.py --variants m3-base,m3-wide --seeds 1-3 --data-dir ../shared/data
-    python search.py --variants m3-wide --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
-    python search.py --variants m3-wide --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
-    python search.py --variants m3-wide --seeds 1-20 --address auto         # on a running Ray cluster
+    python search.py --variants m3-base,p7656-onecycle-ema --seeds 1-3 --data-dir PATH
+    python search.py --variants p4820-settled-fade-b64 --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
+    python search.py --variants p4820-settled-fade-b64 --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
+    python search.py --variants p4820-settled-fade-b64 --seeds 1-20 --address auto         # on a running Ray cluster
 """
 import argparse
 import json

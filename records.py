@@ -6,6 +6,7 @@ the git commit, torch, the device and, on a CPU, its type, and the thread count.
 the same numbers only when all of these but the commit are the same, so a sweep reuses a saved run
 only then.
 """
+import ast
 import functools
 import hashlib
 import json
@@ -73,6 +74,20 @@ def sha256(*paths):
     return digest.hexdigest()
 
 
+def model_sha256(path):
+    """A model file's hash without its module docstring: report.py rewrites the docstring's Result after a
+    sweep, which changes no number, so a sweep run again still reuses its finished runs."""
+    text = Path(path).read_text()
+    try:
+        body = ast.parse(text).body
+    except SyntaxError:
+        body = []
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and \
+            isinstance(body[0].value.value, str):
+        text = "".join(text.splitlines(keepends=True)[body[0].end_lineno:])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 @functools.cache
 def git_state():
     """(commit, dirty) of the git checkout holding the code; (None, None) outside one or without git."""
@@ -117,11 +132,11 @@ def code_sha256():
 
 def provenance(model_file, device):
     """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. A net without a
-    model file (search.py's) has no file hash. cpu_capability: the vector instructions torch's CPU
+    model file (search.py's) has no file hash; a model file's leaves out its docstring. cpu_capability: the vector instructions torch's CPU
     kernels use (AVX2, AVX512, ...), which change a CPU run's last bits. node: the machine's name, since a
     cluster's machines may differ."""
     commit, dirty = git_state()
-    return {"node": socket.gethostname(), "model_sha256": sha256(model_file) if model_file else None,
+    return {"node": socket.gethostname(), "model_sha256": model_sha256(model_file) if model_file else None,
             "code_sha256": code_sha256(),
             "git_commit": commit, "git_dirty": dirty, "torch": str(torch.__version__),  # plain str: weights_only
             "device": device.type, "device_name": device_name(device),

@@ -10,6 +10,7 @@ import time
 
 import torch
 
+import records
 import train
 from conftest import ROOT
 from test_train import CODE
@@ -70,10 +71,14 @@ def test_a_changed_model_file_is_trained_again_and_fresh_retrains_all(tiny_mnist
     same = sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1")
     assert same.stdout.count(": reused, finished in") == 2 and "EPOCH:" not in same.stdout
 
-    old_hash = hashlib.sha256((repo / "model3.py").read_bytes()).hexdigest()
+    (repo / "model3.py").write_text((repo / "model3.py").read_text().replace("Result (", "Result (rewritten, ", 1))
+    docstring = sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1")
+    assert docstring.stdout.count(": reused, finished in") == 2, "a docstring is no change of the experiment"
+
+    old_hash = records.model_sha256(repo / "model3.py")
     with open(repo / "model3.py", "a") as model_file:
         model_file.write("# changed\n")
-    new_hash = hashlib.sha256((repo / "model3.py").read_bytes()).hexdigest()
+    new_hash = records.model_sha256(repo / "model3.py")
     changed = sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1")
     assert changed.returncode == 0, changed.stderr
     for seed, position in ((1, "1/2"), (2, "2/2")):
@@ -97,7 +102,8 @@ def test_runs_checkpoints_and_summaries_record_where_they_came_from(tiny_mnist, 
     summary = json.loads((tmp_path / "model3-summary.json").read_text())
     where = record["provenance"]
     assert checkpoint["provenance"] == where
-    assert where["model_sha256"] == hashlib.sha256((ROOT / "model3.py").read_bytes()).hexdigest()
+    assert where["model_sha256"] == records.model_sha256(ROOT / "model3.py") != \
+        hashlib.sha256((ROOT / "model3.py").read_bytes()).hexdigest()
     assert len(where["code_sha256"]) == 64
     assert where["torch"] == torch.__version__ and where["threads"] == torch.get_num_threads()
     assert where["device"] == "cpu" and where["device_name"]

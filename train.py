@@ -19,6 +19,7 @@ Outputs go to <out>/<model>-seed<seed>/: metrics.json, checkpoint.pt (after ever
 best.pt (best test epoch), model.pt (final weights) and plots.
 """
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -305,8 +306,7 @@ def sweep(experiment, runs, data, options, args, run_args):
     where = sweep_where(args)
     gpu_share(where, options.device)
     if where.on_ray:
-        options = Options(device=options.device, cuda_graph=options.cuda_graph, progress=False,
-                          dry_run=options.dry_run)
+        options = dataclasses.replace(options, progress=False)  # a bar per run would garble its log
     tasks = [Run(f"{experiment.name} seed {seed}", sweep_task,
                  (experiment.name, experiment.recipe, seed, f"{i}/{len(runs)}", options, args.fresh, run_args,
                   None if args.fresh or not where.address else finished_record(run_dir)), run_dir)

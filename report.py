@@ -548,10 +548,18 @@ def readme_blocks(runs, root):
             continue
         blocks[f"{model}-result"] = result_line(model, runs)
         blocks[f"{model}-log"] = log_block(shown, relative(shown["path"] / "metrics.json", "README.md", root))
-        groups = sweeps_of(runs, model, shown["params"])
+    return blocks
+
+
+def sweep_summaries(runs, root):
+    """docs/frontier.md's blocks: each model's fresh-seed sweeps as train.py summarized them."""
+    blocks = {}
+    for model in MODELS:
+        shown = shown_run(runs, model)
+        groups = sweeps_of(runs, model, shown["params"]) if shown else []
         if groups:
             blocks[f"{model}-sweeps"] = sweep_blocks(model, groups,
-                                                     lambda r: relative(r["path"].parent, "README.md", root))
+                                                     lambda r: relative(r["path"].parent, "docs/frontier.md", root))
     return blocks
 
 
@@ -571,8 +579,8 @@ def cross_cpu_table(runs, others):
     return "\n".join(lines)
 
 
-def frontier_blocks(runs, trials, logged, others):
-    return {"frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
+def frontier_blocks(runs, trials, logged, others, root):
+    return {**sweep_summaries(runs, root), "frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
             "expect": expect_table(runs),
             "trials-margin": trials_table(trials, "margin"),
             "trials-frontier": trials_table(trials, "frontier"), "tuning-and-fresh": tuning_and_fresh_table(trials),
@@ -644,7 +652,7 @@ def main(argv=None):
     trials, logged = load_trials(results / "search.jsonl"), load_trial_log(results / "search-cuda.log")
     others = [r for records in load_runs(results / "refactor-check" / "new").values() for r in records]
     documents = {"README.md": readme_blocks(runs, root),
-                 "docs/frontier.md": frontier_blocks(runs, trials, logged, others),
+                 "docs/frontier.md": frontier_blocks(runs, trials, logged, others, root),
                  "docs/speed.md": speed_blocks(runs, results, root)}
     documents.update({f"{model}.py": {"Result": docstring_result(model, runs)} for model in MODELS
                       if shown_run(runs, model) and (root / f"{model}.py").is_file()})

@@ -87,8 +87,8 @@ def fake_trial(variant, question, seed, params, last5):
             "seconds_per_epoch": 10.0}
 
 
-DOCUMENTS = {"README.md": ("results", "model3-result", "model3-log", "model3-sweeps"),
-             "docs/frontier.md": ("frontier", "cross-cpu", "expect", "trials-margin", "trials-frontier", "tuning-and-fresh",
+DOCUMENTS = {"README.md": ("results", "model3-result", "model3-log"),
+             "docs/frontier.md": ("model3-sweeps", "frontier", "cross-cpu", "expect", "trials-margin", "trials-frontier", "tuning-and-fresh",
                                   "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
 
@@ -111,7 +111,7 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     root = a_repo(tmp_path)
     assert report.main(["--results", str(results), "--root", str(root)]) == 0
     text = (root / "README.md").read_text()
-    assert text.startswith("# hand-written\n") and "stale" not in text and text.count("text between") == 4
+    assert text.startswith("# hand-written\n") and "stale" not in text and text.count("text between") == 3
     assert "| [model3](#model3) | 5,000 | 2/3 (21–94%) | 81% (0–100%) | +9.3 ± 11.0 | 99.493 ± 0.110 | 1002: 99.38 |" \
         in text
     assert "Fresh seeds 1001–1003: target met on 2/3 (21–94%)" in text
@@ -124,6 +124,7 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
         f"Test set: Average loss: 0.0200, Accuracy: {m['test_correct']}/10000 ({m['test_accuracy']:.2f}%)"
         for m in shown["epochs"]]
     assert lines[-1] == verdict.target_met(5000, shown["epochs"])[1]
+    text = (root / "docs" / "frontier.md").read_text()  # the sweeps' summaries, one click away
     assert "$ python train.py --model model3 --seeds 1001-1002" in text
     assert "$ OMP_NUM_THREADS=1 python train.py --model model3 --seed 1003" in text
     assert "target met on 1/2 seeds; lowest of the last 5 epochs 99.440 +- 0.085, worst seed 1002 (99.38)" in text
@@ -165,7 +166,8 @@ def test_trial_tables_and_the_frontier(tmp_path):
         "2 runs to do\nsome warning\n"
         "tiny                 seed    1   2,832 params  last 5: 99.29 99.29 99.29 99.29 99.30  lowest 99.29  9.2 s/epoch\n"
         "tiny                 seed    2   2,832 params  last 5: 99.41 99.42 99.44 99.44 99.41  lowest 99.41  5.8 s/epoch\n")
-    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "model4-result", "model4-log", "model4-sweeps")})
+    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "model4-result", "model4-log"),
+                             "docs/frontier.md": ("model4-sweeps", *DOCUMENTS["docs/frontier.md"][1:])})
     assert report.main(["--results", str(results), "--root", str(root)]) == 0
     text = (root / "docs" / "frontier.md").read_text()
     margin = text.split(report.marks("trials-margin")[0])[1].split(report.marks("trials-margin")[1])[0]

@@ -47,7 +47,7 @@ from data import DataError, load_mnist, resolve_data_dir
 from engine import Options, UserError, count_params, pick_device, set_determinism
 from recipe import complete
 from records import load_trials
-from sweeps import Run, run_all
+from sweeps import Run, Where, run_all
 from verdict import LAST_EPOCHS, min_last
 
 # model3's recipe when the search began: every variant states what it changes.
@@ -323,7 +323,7 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 1
     todo = pending(args.variants, args.seeds, args.results)
-    where = train.sweep_where(args)
+    where = Where.from_args(args)
     at_a_time = f"{where.jobs} at a time" if where.jobs else "as many at a time as the cluster takes" \
         if where.address else "one at a time"
     print(f"{len(todo)} runs to do ({len(args.variants) * len(args.seeds) - len(todo)} already in {args.results}), "
@@ -333,7 +333,7 @@ def main(argv=None):
     runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, args.device), Path(args.out) / f"{name}-seed{seed}",
                 quiet=True) for name, seed in todo]
     try:
-        train.gpu_share(where, torch.device(args.device))
+        where.check_device(torch.device(args.device))
         failures = run_all(runs, data, where, done=lambda run, row: record(row, args.results))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -60,6 +60,18 @@ class Where:
     address: Optional[str] = None
     gpus_per_run: float = 0.0
 
+    @classmethod
+    def from_args(cls, args):
+        """From the flags train.add_sweep_flags adds; --address defaults to $RAY_ADDRESS."""
+        return cls(jobs=args.jobs, threads=args.threads, address=args.address or os.environ.get("RAY_ADDRESS") or None,
+                   gpus_per_run=args.gpus_per_run)
+
+    def check_device(self, device):
+        """On Ray a run sees a GPU only if it asks for a share of one."""
+        if self.on_ray and device.type == "cuda" and not self.gpus_per_run:
+            raise UserError("on Ray a run sees the GPU only with a share of it: give --gpus-per-run (0.05 puts "
+                            "twenty runs on one GPU)")
+
     @property
     def on_ray(self):
         return self.jobs is not None or self.address is not None

@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -139,11 +138,6 @@ def add_sweep_flags(parser):
                         "$RAY_ADDRESS if set)")
     parser.add_argument("--gpus-per-run", type=gpu_share_of, default=0.0, metavar="F",
                         help="the share of a GPU each run takes on Ray (0.05: twenty runs to a GPU)")
-
-
-def sweep_where(args):
-    return Where(jobs=args.jobs, threads=args.threads, address=args.address or os.environ.get("RAY_ADDRESS") or None,
-                 gpus_per_run=args.gpus_per_run)
 
 
 TRAINING_FLAGS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--set", "set"),
@@ -293,18 +287,11 @@ def finished_record(run_dir):
     return record if "target_met" in record else None
 
 
-def gpu_share(where, device):
-    """On Ray a run sees a GPU only if it asks for a share of one."""
-    if where.on_ray and device.type == "cuda" and not where.gpus_per_run:
-        raise UserError("on Ray a run sees the GPU only with a share of it: give --gpus-per-run (0.05 puts "
-                        "twenty runs on one GPU)")
-
-
 def sweep(experiment, runs, data, options, args, run_args):
     """A --seeds sweep: its runs one after another here, or on Ray (--jobs, --address), each record written
     by this process; then the summary. Returns the number of runs that failed (the rest go on)."""
-    where = sweep_where(args)
-    gpu_share(where, options.device)
+    where = Where.from_args(args)
+    where.check_device(options.device)
     if where.on_ray:
         options = dataclasses.replace(options, progress=False)  # a bar per run would garble its log
     tasks = [Run(f"{experiment.name} seed {seed}", sweep_task,

@@ -2,7 +2,7 @@
 
 It reads results/: each run's metrics.json (results/runs/ on the CPU, results/runs-cuda/ on a
 GPU; results/refactor-check/new, seeds run again on another CPU type), search.py's trials
-(results/search.jsonl; results/search-cuda.log, the console output of a GPU tuning pass), the
+(results/search.jsonl; results/search-again.jsonl, trials run again on another CPU type; results/search-cuda.log, the console output of a GPU tuning pass), the
 benchmark's output (results/bench-cpu.txt) and the GPU device logs. It
 rewrites the marked blocks of README.md, docs/frontier.md and docs/speed.md (the text between
 <!-- NAME:start ... --> and <!-- NAME:end -->; nothing else is touched), the Result paragraph of each
@@ -579,10 +579,28 @@ def cross_cpu_table(runs, others):
     return "\n".join(lines)
 
 
-def frontier_blocks(runs, trials, logged, others, root):
+def again_table(trials, again):
+    """Markdown: a trial net run again seed for seed on another CPU type (results/search-again.jsonl) beside
+    its trials, each CPU type's mean over seeds 1-3 and over every seed it ran: levers screened on one CPU
+    type are compared with a yardstick from the same one."""
+    lines = ["| variant | CPU | lowest of last 5, by seed | mean of seeds 1–3 | mean of all |",
+             "| --- | --- | --- | ---: | ---: |"]
+    before = group_trials([r for r in trials if not is_fresh(r)])
+    for name, rows in group_trials(again).items():
+        for group in (before.get(name, []), rows):
+            first = [r["min_last"] for r in group if r["seed"] <= 3]
+            if not first:
+                continue
+            by_seed = ", ".join(f"{r['seed']}: {r['min_last']:.2f}" for r in group)
+            lines.append(f"| {name} | {group[0]['device_name']} | {by_seed} | {statistics.fmean(first):.3f} | "
+                         f"{statistics.fmean(r['min_last'] for r in group):.3f} |")
+    return "\n".join(lines)
+
+
+def frontier_blocks(runs, trials, logged, others, root, again=()):
     return {**sweep_summaries(runs, root), "frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
             "expect": expect_table(runs),
-            "trials-margin": trials_table(trials, "margin"),
+            "trials-again": again_table(trials, again), "trials-margin": trials_table(trials, "margin"),
             "trials-frontier": trials_table(trials, "frontier"), "tuning-and-fresh": tuning_and_fresh_table(trials),
             "trials-frontier-cuda": trial_log_table(logged)}
 
@@ -652,7 +670,8 @@ def main(argv=None):
     trials, logged = load_trials(results / "search.jsonl"), load_trial_log(results / "search-cuda.log")
     others = [r for records in load_runs(results / "refactor-check" / "new").values() for r in records]
     documents = {"README.md": readme_blocks(runs, root),
-                 "docs/frontier.md": frontier_blocks(runs, trials, logged, others, root),
+                 "docs/frontier.md": frontier_blocks(runs, trials, logged, others, root,
+                                                     load_trials(results / "search-again.jsonl")),
                  "docs/speed.md": speed_blocks(runs, results, root)}
     documents.update({f"{model}.py": {"Result": docstring_result(model, runs)} for model in MODELS
                       if shown_run(runs, model) and (root / f"{model}.py").is_file()})

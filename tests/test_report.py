@@ -79,8 +79,9 @@ def fake_run(runs, model, seed, accuracies, params=5000, folder=None, device="cp
     return record
 
 
-def fake_trial(variant, question, seed, params, last5):
+def fake_trial(variant, question, seed, params, last5, cpu="CPU A"):
     return {"variant": variant, "question": question, "spec": "8k,P,8", "seed": seed, "params": params,
+            "device_name": cpu,
             "recipe": {"schedule": "multistep", "milestones": [7, 10], "lr": 0.1, "batch_size": 128,
                        "weight_decay": 5e-4, "rotate": 7.0, "translate": 0.05},
             "test_accuracy": [99.0] * 10 + last5, "min_last": min(last5), "target_met": min(last5) >= 99.4,
@@ -88,7 +89,7 @@ def fake_trial(variant, question, seed, params, last5):
 
 
 DOCUMENTS = {"README.md": ("results", "model3-result", "model3-log"),
-             "docs/frontier.md": ("model3-sweeps", "frontier", "cross-cpu", "expect", "trials-margin", "trials-frontier", "tuning-and-fresh",
+             "docs/frontier.md": ("model3-sweeps", "frontier", "cross-cpu", "expect", "trials-again", "trials-margin", "trials-frontier", "tuning-and-fresh",
                                   "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
 
@@ -162,6 +163,9 @@ def test_trial_tables_and_the_frontier(tmp_path):
             fake_trial("small", "frontier", 5002, 3000, [99.45, 99.39, 99.5, 99.5, 99.5]),  # fresh seeds: a sweep
             fake_trial("small", "frontier", 5001, 3000, [99.45, 99.44, 99.5, 99.5, 99.5])]
     (results / "search.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    again = [fake_trial("small", "frontier", seed, 3000, [lowest] * 5, cpu="CPU B")
+             for seed, lowest in ((1, 99.40), (2, 99.35), (4, 99.50))]
+    (results / "search-again.jsonl").write_text("".join(json.dumps(r) + "\n" for r in again))
     (results / "search-cuda.log").write_text(
         "2 runs to do\nsome warning\n"
         "tiny                 seed    1   2,832 params  last 5: 99.29 99.29 99.29 99.29 99.30  lowest 99.29  9.2 s/epoch\n"
@@ -178,6 +182,10 @@ def test_trial_tables_and_the_frontier(tmp_path):
            "| 10.0 | 1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     assert "5001" not in frontier  # the fresh seeds are the sweep's, not the tuning table's
+    elsewhere = text.split(report.marks("trials-again")[0])[1].split(report.marks("trials-again")[1])[0]
+    assert "| small | CPU A | 1: 99.41, 2: 99.30 | 99.355 | 99.355 |" in elsewhere  # its tuning seeds only
+    assert "| small | CPU B | 1: 99.40, 2: 99.35, 4: 99.50 | 99.375 | 99.417 |" in elsewhere
+    assert "big" not in elsewhere
     chosen = text.split(report.marks("tuning-and-fresh")[0])[1].split(report.marks("tuning-and-fresh")[1])[0]
     assert "| small | 3,000 | 1–2 | 99.355 | 5001–5002 | 99.415 | +0.060 |" in chosen and "big" not in chosen
     assert "| small | 3,000 | 5001–5002 | 1/2 (9–91%) | 71% (0–100%) | +1.5 ± 3.5 | 99.415 ± 0.035 | 5002: 99.39 | " \

@@ -580,20 +580,21 @@ def cross_cpu_table(runs, others):
 
 
 def again_table(trials, again):
-    """Markdown: a trial net run again seed for seed on another CPU type (results/search-again.jsonl) beside
-    its trials, each CPU type's mean over seeds 1-3 and over every seed it ran: levers screened on one CPU
-    type are compared with a yardstick from the same one."""
-    lines = ["| variant | CPU | lowest of last 5, by seed | mean of seeds 1–3 | mean of all |",
+    """Markdown: each trial net run again on another CPU type (results/search-again.jsonl), a row per CPU
+    type its tuning seeds ran on, with the mean over seeds 1-3 and 1-5 where that CPU type ran them all:
+    levers screened on one CPU type are compared with a yardstick from the same one."""
+    lines = ["| variant | CPU | lowest of last 5, by seed | mean of seeds 1–3 | mean of seeds 1–5 |",
              "| --- | --- | --- | ---: | ---: |"]
-    before = group_trials([r for r in trials if not is_fresh(r)])
-    for name, rows in group_trials(again).items():
-        for group in (before.get(name, []), rows):
-            first = [r["min_last"] for r in group if r["seed"] <= 3]
-            if not first:
-                continue
-            by_seed = ", ".join(f"{r['seed']}: {r['min_last']:.2f}" for r in group)
-            lines.append(f"| {name} | {group[0]['device_name']} | {by_seed} | {statistics.fmean(first):.3f} | "
-                         f"{statistics.fmean(r['min_last'] for r in group):.3f} |")
+    names = {r["variant"] for r in again}
+    by_cpu = {}
+    for row in trials + list(again):
+        if row["variant"] in names and not is_fresh(row):
+            by_cpu.setdefault((row["variant"], row["device_name"]), {})[row["seed"]] = row["min_last"]
+    for (name, cpu), lowest in sorted(by_cpu.items()):
+        by_seed = ", ".join(f"{seed}: {lowest[seed]:.2f}" for seed in sorted(lowest))
+        means = [f"{statistics.fmean(lowest[s] for s in seeds):.3f}" if all(s in lowest for s in seeds) else "–"
+                 for seeds in (range(1, 4), range(1, 6))]
+        lines.append(f"| {name} | {cpu} | {by_seed} | {' | '.join(means)} |")
     return "\n".join(lines)
 
 

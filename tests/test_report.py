@@ -164,7 +164,7 @@ def test_trial_tables_and_the_frontier(tmp_path):
             fake_trial("small", "frontier", 5001, 3000, [99.45, 99.44, 99.5, 99.5, 99.5])]
     (results / "search.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     again = [fake_trial("small", "frontier", seed, 3000, [lowest] * 5, cpu="CPU B")
-             for seed, lowest in ((1, 99.40), (2, 99.35), (4, 99.50))]
+             for seed, lowest in ((1, 99.40), (2, 99.35), (3, 99.30), (5001, 99.0))]
     (results / "search-again.jsonl").write_text("".join(json.dumps(r) + "\n" for r in again))
     (results / "search-cuda.log").write_text(
         "2 runs to do\nsome warning\n"
@@ -183,8 +183,8 @@ def test_trial_tables_and_the_frontier(tmp_path):
     assert "| small | `8k,P,8` | 3,000 |" in frontier and "1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     assert "5001" not in frontier  # the fresh seeds are the sweep's, not the tuning table's
     elsewhere = text.split(report.marks("trials-again")[0])[1].split(report.marks("trials-again")[1])[0]
-    assert "| small | CPU A | 1: 99.41, 2: 99.30 | 99.355 | 99.355 |" in elsewhere  # its tuning seeds only
-    assert "| small | CPU B | 1: 99.40, 2: 99.35, 4: 99.50 | 99.375 | 99.417 |" in elsewhere
+    assert "| small | CPU A | 1: 99.41, 2: 99.30 | – | – |" in elsewhere  # its tuning seeds only, not all 1-3
+    assert "| small | CPU B | 1: 99.40, 2: 99.35, 3: 99.30 | 99.350 | – |" in elsewhere
     assert "big" not in elsewhere
     chosen = text.split(report.marks("tuning-and-fresh")[0])[1].split(report.marks("tuning-and-fresh")[1])[0]
     assert "| small | 3,000 | 1–2 | 99.355 | 5001–5002 | 99.415 | +0.060 |" in chosen and "big" not in chosen
@@ -195,6 +195,19 @@ def test_trial_tables_and_the_frontier(tmp_path):
     assert "| tiny | 2,832 | 1: 99.29, 2: 99.41 | 99.350 | 1/2 |" in cuda
     for name in ("model4-seeds.png", "model4-curves.png", "frontier.png"):
         assert (root / "assets" / name).read_bytes().startswith(PNG_MAGIC), name
+
+
+def test_a_trial_run_again_elsewhere_stands_a_row_per_cpu_type():
+    """The yardstick's seeds 1-3 on one CPU type and 4-5 on another, then 1-5 again on a third: each CPU
+    type its own row and its own means; a variant not run again and a fresh seed stay out."""
+    trials = [fake_trial("yard", "frontier", seed, 3918, [99.40 + seed / 100] * 5, cpu="A") for seed in (1, 2, 3)]
+    trials += [fake_trial("yard", "frontier", seed, 3918, [99.30] * 5, cpu="B") for seed in (4, 5)]
+    trials += [fake_trial("lever", "frontier", 1, 3932, [99.50] * 5, cpu="C")]
+    again = [fake_trial("yard", "frontier", seed, 3918, [99.45] * 5, cpu="C") for seed in (1, 2, 3, 4, 5, 9501)]
+    assert report.again_table(trials, again).splitlines()[2:] == [
+        "| yard | A | 1: 99.41, 2: 99.42, 3: 99.43 | 99.420 | – |",
+        "| yard | B | 4: 99.30, 5: 99.30 | – | – |",
+        "| yard | C | 1: 99.45, 2: 99.45, 3: 99.45, 4: 99.45, 5: 99.45 | 99.450 | 99.450 |"]
 
 
 def test_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):

@@ -172,16 +172,22 @@ def saved_run_differs(saved, recipe, seed, expected):
     return None
 
 
+def finished_record(run_dir):
+    """A run's metrics.json if it finished (its verdict written), else None."""
+    try:
+        record = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if "target_met" in record else None
+
+
 def read_saved_run(run_dir, name, recipe, seed, expected):
     """What a sweep finds in a seed's folder: ("finished", metrics) for a finished run of the same
     experiment, ("broken", checkpoint) for one it can continue, or (None, why the rest must train
     again; None where nothing was there)."""
-    metrics_path, checkpoint_path = Path(run_dir) / "metrics.json", Path(run_dir) / "checkpoint.pt"
-    try:
-        saved = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
-    except (OSError, ValueError):
-        saved = {}
-    if "target_met" in saved:
+    checkpoint_path = Path(run_dir) / "checkpoint.pt"
+    saved = finished_record(run_dir)
+    if saved is not None:
         why = saved_run_differs(saved, recipe, seed, expected)
         return ("finished", saved) if why is None else (None, why)
     if not checkpoint_path.is_file():

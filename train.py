@@ -36,8 +36,8 @@ from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_pa
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
 from sweeps import Run, Where, run_all
-from records import (CheckpointError, confusion_matrix, load_checkpoint, machine_load, mistakes, provenance,
-                     read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
+from records import (CheckpointError, confusion_matrix, finished_record, load_checkpoint, machine_load, mistakes,
+                     provenance, read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
 from verdict import target_met
 
 
@@ -276,15 +276,6 @@ def sweep_task(name, recipe, seed, position, options, fresh, run_args, saved=Non
     module, _ = load_experiment(name)
     experiment = Experiment(name, module.Net, recipe, model_path(name))
     return sweep_seed(experiment, seed, position, data, Path(folder), options, fresh, run_args, saved)
-
-
-def finished_record(run_dir):
-    """A run's metrics.json if it finished (its verdict written), else None."""
-    try:
-        record = json.loads((Path(run_dir) / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return record if "target_met" in record else None
 
 
 def sweep(experiment, runs, data, options, args, run_args):

@@ -15,8 +15,10 @@ out, and nothing but repeats may stand between them); Na a padded 3x3 conv with 
 Ng a channel gate (squeeze-and-excitation through N hidden units: each channel scaled by a sigmoid
 of the channels' means); P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU, or the
 activation a prefix names (`silu:` or `gelu:`, e.g. `silu:8k,P,10,10`); the prefix `bare` (alone or
-with an activation: `bare+gelu:`) makes every BatchNorm plain normalization, without its learned
-scale and shift. Every net ends in global average pooling and a 1x1 conv to the 10 classes
+with others: `bare+gelu:`) makes every BatchNorm plain normalization, without its learned
+scale and shift; `deskew` straightens each digit before the first layer (a shear by its intensity
+moments, and its centre of mass moved to the image's centre: no parameters); `tta` averages the
+net's probabilities at test time over the image and its four one-pixel shifts. Every net ends in global average pooling and a 1x1 conv to the 10 classes
 (model2/3/4's head).
 
 Trials on CUDA (each a CUDA-graph step, as train.py's) give other numbers than the CPU's, so they go
@@ -31,6 +33,7 @@ Usage:
 """
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -145,6 +148,10 @@ VARIANTS = {
     "p3920-bare-settled-fade-b64": ("frontier", "bare:8k,P,10,10,10,12", SETTLED_FADE_B64),
     "p3875-k6-settled-fade-b64": ("frontier", "6k,P,10,10,11,11", SETTLED_FADE_B64),
     "p3948-k10-settled-fade-b64": ("frontier", "10k,P,10,10,10,9", SETTLED_FADE_B64),
+    # Fifth push, levers of a new kind on the 3,918 net: a digit straightened before the convs, and its
+    # probabilities averaged over one-pixel shifts at test time.
+    "p3918-deskew-settled-fade-b64": ("frontier", "deskew:8k,P,10,10,10,11", SETTLED_FADE_B64),
+    "p3918-tta-settled-fade-b64": ("frontier", "tta:8k,P,10,10,10,11", SETTLED_FADE_B64),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }
@@ -177,16 +184,56 @@ class Gate(nn.Module):
         return x * torch.sigmoid(self.excite(F.relu(self.squeeze(F.adaptive_avg_pool2d(x, 1)))))
 
 
+class Deskew(nn.Module):
+    """Each digit straightened and centred before the convs see it, with no parameters: its intensity
+    moments give its centre of mass and its slant (the x-y covariance over the y variance), and one
+    affine warp shears it upright and moves its centre to the image's. The classic MNIST preprocessing,
+    done on the batch inside the net, so that training, testing and a copied model file all have it."""
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        ink = (x - x.amin(dim=(2, 3), keepdim=True))[:, 0]  # the background is the image's lowest value
+        mass = ink.sum((1, 2)).clamp_min(1e-6)
+        # pixel centres in affine_grid's coordinates (align_corners=False): -1 to 1 across the image
+        ys = (torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1
+        xs = (torch.arange(w, device=x.device, dtype=x.dtype) * 2 + 1) / w - 1
+        cy = (ink.sum(2) * ys).sum(1) / mass
+        cx = (ink.sum(1) * xs).sum(1) / mass
+        dy, dx = ys.view(1, h, 1) - cy.view(n, 1, 1), xs.view(1, 1, w) - cx.view(n, 1, 1)
+        slant = (ink * dx * dy).sum((1, 2)) / (ink * dy * dy).sum((1, 2)).clamp_min(1e-6)
+        # an output pixel (u, v) reads the input at (u + slant * v + cx, v + cy)
+        one, zero = torch.ones_like(cx), torch.zeros_like(cx)
+        theta = torch.stack([torch.stack([one, slant, cx], 1), torch.stack([zero, one, cy], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+
+# Test-time shifts: the net's probabilities averaged over the image and its copies moved by a pixel
+# each way (an evaluation-only ensemble of the same weights; training sees one copy).
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def shifted_copies(x):
+    """x and its copies shifted by one pixel up, down, left and right (edges padded with the border)."""
+    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    h, w = x.shape[-2:]
+    return torch.cat([padded[..., 1 - dy:1 - dy + h, 1 - dx:1 - dx + w] for dy, dx in SHIFTS])
+
+
+PREFIX_WORDS = {"bare": "BatchNorm without its scale and shift", "deskew": "each digit straightened first",
+                "tta": "test-time shifts"}
+
+
 def spec_options(spec):
-    """(activation class, BatchNorm affine, the layers) of a spec: its prefix's words, then its body."""
+    """(activation class, the prefix's other words, the layers) of a spec: its prefix's words, then its body."""
     prefix, _, body = spec.rpartition(":")
     words = prefix.split("+") if prefix else []
     for word in words:
-        if word not in ACTIVATIONS and word != "bare":
-            raise ValueError(f"unknown activation {word!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)} "
-                             f"(and bare: BatchNorm without its scale and shift)")
+        if word not in ACTIVATIONS and word not in PREFIX_WORDS:
+            raise ValueError(f"unknown prefix {word!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)} "
+                             f"(activations), " + ", ".join(f"{w} ({what})" for w, what in PREFIX_WORDS.items()))
     activation = next((word for word in words if word in ACTIVATIONS), "relu")
-    return ACTIVATIONS[activation], "bare" not in words, body
+    return ACTIVATIONS[activation], {word for word in words if word in PREFIX_WORDS}, body
 
 
 class SpecNet(nn.Module):
@@ -195,7 +242,10 @@ class SpecNet(nn.Module):
     def __init__(self, spec):
         super().__init__()
         layers, channels, padded = [], 1, None
-        activation, affine, body = spec_options(spec)
+        activation, words, body = spec_options(spec)
+        affine, self.tta = "bare" not in words, "tta" in words
+        if "deskew" in words:
+            layers.append(Deskew())
         for token in body.split(","):
             match = LAYER.fullmatch(token.strip())
             if not match:
@@ -233,8 +283,14 @@ class SpecNet(nn.Module):
         self.head = nn.Conv2d(channels, 10, 1, bias=False)
 
     def forward(self, x):
-        x = F.adaptive_avg_pool2d(self.features(x), 1)
-        return F.log_softmax(self.head(x).flatten(1), dim=1)
+        if self.tta and not self.training:
+            n = len(x)
+            logp = self.logits(shifted_copies(x)).log_softmax(1).view(len(SHIFTS), n, 10)
+            return torch.logsumexp(logp, 0) - math.log(len(SHIFTS))  # the copies' mean probability
+        return F.log_softmax(self.logits(x), dim=1)
+
+    def logits(self, x):
+        return self.head(F.adaptive_avg_pool2d(self.features(x), 1)).flatten(1)
 
 
 def variant_recipe(name):

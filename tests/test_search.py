@@ -75,7 +75,7 @@ def test_specs_with_a_strided_conv_and_another_activation():
     assert count_params(net) == 200 + 16 + 720 + 20 + 1080 + 24 + 120
     assert isinstance(net.features[2], torch.nn.SiLU) and net.features[3].stride == (2, 2)
     assert net.features(torch.randn(2, 1, 28, 28)).shape == (2, 12, 10, 10)  # 24 -> 12 (stride 2) -> 10
-    with pytest.raises(ValueError, match="unknown activation 'tanh'"):
+    with pytest.raises(ValueError, match="unknown prefix 'tanh'"):
         search.SpecNet("tanh:8,P")
 
 
@@ -92,3 +92,47 @@ def test_shortcuts_gates_and_bare_batchnorm_in_specs():
     assert count_params(bare) == 200 + 720 + 100
     with pytest.raises(ValueError, match="a shortcut keeps the width"):
         search.SpecNet("8k,P,10a")
+
+
+def digit(slant):
+    """A stroke on a black 28x28 image, leaning by `slant` pixels across per pixel down, off centre."""
+    image = torch.zeros(1, 1, 28, 28)
+    for row in range(6, 22):
+        image[0, 0, row, int(round(12 + slant * (row - 14)))] = 1.0
+    return image
+
+
+def moments(image):
+    """(centre row, centre column, slant) of an image's ink, in pixels."""
+    ink = image[0, 0] - image.min()
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    mass = ink.sum()
+    cy, cx = (ink * rows).sum() / mass, (ink * cols).sum() / mass
+    return cy, cx, (ink * (cols - cx) * (rows - cy)).sum() / (ink * (rows - cy) ** 2).sum()
+
+
+def test_deskew_straightens_and_centres_a_digit_with_no_parameters():
+    net = search.SpecNet("deskew:8k,P,10")
+    assert isinstance(net.features[0], search.Deskew) and count_params(net) == 200 + 16 + 720 + 20 + 100
+    leaning = digit(-0.4)
+    assert abs(float(moments(leaning)[2]) + 0.4) < 0.05
+    cy, cx, slant = moments(search.Deskew()(leaning))
+    assert abs(float(slant)) < 0.05 and abs(float(cy) - 13.5) < 0.3 and abs(float(cx) - 13.5) < 0.3
+    upright = digit(0.0)
+    assert torch.allclose(search.Deskew()(torch.roll(upright, 2, dims=3)), search.Deskew()(upright), atol=1e-5)
+
+
+def test_test_time_shifts_average_the_copies_only_in_evaluation():
+    torch.manual_seed(0)
+    net, plain = search.SpecNet("tta:8k,P,10"), search.SpecNet("8k,P,10")
+    plain.load_state_dict(net.state_dict())
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.equal(net.train()(x), plain.train()(x))  # training sees one copy
+    net.eval(), plain.eval()
+    copies = search.shifted_copies(x)
+    assert copies.shape == (15, 1, 28, 28) and torch.equal(copies[:3], x)
+    assert torch.equal(copies[3:6, :, 1:], x[:, :, :-1])  # moved down a pixel
+    expected = plain(copies).exp().view(5, 3, 10).mean(0).log()
+    assert torch.allclose(net(x), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown prefix 'tilt'"):
+        search.SpecNet("tilt:8k,P,10")

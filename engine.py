@@ -25,8 +25,10 @@ from tqdm.auto import tqdm
 
 from data import TensorLoader
 from recipe import complete
+from specnets import SpecNet
 from verdict import target_met
 
+HERE = Path(__file__).resolve().parent
 EVAL_BATCH_SIZE = 2000
 DRY_RUN_BATCHES = 3
 PROGRESS_EVERY = 20  # batches between progress-bar updates: each one waits for the device
@@ -187,13 +189,53 @@ class WeightAverage:
             torch._foreach_copy_(*self.counts)
 
 
-def forward_backward(model, x, y, label_smoothing):
+def load_teacher(path, device):
+    """A teacher's weights file (plain data: its spec and weights, read with weights_only=True) as a
+    frozen net in evaluation mode. A relative path is taken from this folder, so that a sweep's workers
+    find the teachers/ that travel with the code."""
+    full = Path(path) if Path(path).is_absolute() else HERE / path
+    try:
+        saved = torch.load(full, map_location=device, weights_only=True)
+        net = SpecNet(saved["spec"])
+    except FileNotFoundError:
+        raise UserError(f"the recipe's teacher {path} does not exist") from None
+    except Exception as err:  # not a teacher file: unpickling, a missing key, a bad spec
+        raise UserError(f"the recipe's teacher {path} is not a teacher's weights file ({type(err).__name__}: "
+                        f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
+    load_weights(net, saved["model_state"], f"the teacher's net ({saved['spec']})")
+    return net.to(device).eval().requires_grad_(False)
+
+
+class TrainingLoss:
+    """What a training batch is judged by: cross-entropy with the true labels (smoothed if the recipe
+    says so) and, with a teacher, the distillation loss of Hinton et al. (2015): the KL divergence from
+    the teacher's outputs to the student's, both softened by the temperature T and scaled by T^2 (so
+    that its gradients keep their size as T changes), weighted by distill_weight. The teacher sees the
+    very batch the student sees, augmentation included."""
+
+    def __init__(self, recipe, teacher=None):
+        self.label_smoothing, self.teacher = recipe["label_smoothing"], teacher
+        self.temperature, self.weight = recipe["distill_temperature"], recipe["distill_weight"]
+
+    def __call__(self, output, x, y):
+        # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
+        # the NLL loss, with label smoothing when the recipe asks for it. (The test pass uses nll_loss;
+        # changing this one to it would change the last bits of every committed run.)
+        loss = F.cross_entropy(output, y, label_smoothing=self.label_smoothing)
+        if self.teacher is None:
+            return loss
+        with torch.no_grad():
+            soft = F.log_softmax(self.teacher(x) / self.temperature, dim=1)
+        # log_softmax(log p / T) is the softmax at temperature T of the logits behind log p
+        student = F.log_softmax(output / self.temperature, dim=1)
+        distill = F.kl_div(student, soft, log_target=True, reduction="batchmean") * self.temperature ** 2
+        return (1 - self.weight) * loss + self.weight * distill
+
+
+def forward_backward(model, x, y, criterion):
     """Loss and output of one batch, its gradients left in the parameters' .grad."""
     output = model(x)
-    # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
-    # the NLL loss, with label smoothing when the recipe asks for it. (The test pass uses nll_loss;
-    # changing this one to it would change the last bits of every committed run.)
-    loss = F.cross_entropy(output, y, label_smoothing=label_smoothing)
+    loss = criterion(output, x, y)
     loss.backward()
     return loss, output
 
@@ -210,8 +252,8 @@ class GraphedStep:
 
     WARMUP = 3
 
-    def __init__(self, model, batch_size, label_smoothing=0.0):
-        self.model, self.batch_size, self.label_smoothing = model, batch_size, label_smoothing
+    def __init__(self, model, batch_size, criterion):
+        self.model, self.batch_size, self.criterion = model, batch_size, criterion
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.stream = torch.cuda.Stream()
         self.graph, self.warmed, self.capturable = None, 0, True
@@ -231,7 +273,7 @@ class GraphedStep:
         self.warmed += 1
         self.stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(self.stream):
-            result = forward_backward(self.model, x, y, self.label_smoothing)
+            result = forward_backward(self.model, x, y, self.criterion)
         torch.cuda.current_stream().wait_stream(self.stream)
         return result
 
@@ -245,7 +287,7 @@ class GraphedStep:
         self.stream.wait_stream(torch.cuda.current_stream())
         try:
             with torch.cuda.graph(self.graph, stream=self.stream):
-                self.loss, self.output = forward_backward(self.model, self.x, self.y, self.label_smoothing)
+                self.loss, self.output = forward_backward(self.model, self.x, self.y, self.criterion)
         except RuntimeError as err:
             self.graph, self.capturable = None, False
             for p in self.params:
@@ -256,11 +298,12 @@ class GraphedStep:
         self.grads = [p.grad for p in self.params]
 
 
-def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_batches=None, progress=True,
+def train_epoch(model, loader, optimizer, scheduler, criterion, max_batches=None, progress=True,
                 average=None, step=None):
     """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
-    weight average, if any) after each batch; returns mean loss and accuracy (%). `step`, a GraphedStep
-    of this model on CUDA, does each batch's forward and backward pass in place of the eager code."""
+    weight average, if any) after each batch; returns mean loss and accuracy (%). `criterion`: a
+    TrainingLoss. `step`, a GraphedStep of this model on CUDA, does each batch's forward and backward
+    pass in place of the eager code."""
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
@@ -272,7 +315,7 @@ def train_epoch(model, loader, optimizer, scheduler, label_smoothing=0.0, max_ba
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
         if step is None:
             optimizer.zero_grad(set_to_none=True)
-            loss, output = forward_backward(model, x, y, label_smoothing)
+            loss, output = forward_backward(model, x, y, criterion)
         else:
             loss, output = step(x, y)
         optimizer.step()
@@ -347,8 +390,10 @@ class Training:
         self.scheduler = make_scheduler(self.optimizer, self.recipe, len(self.train_loader))
         self.average = WeightAverage(model, self.recipe["ema"]) if self.recipe["ema"] else None
         self.tested = self.average.model if self.average else model  # the net tested and saved
+        teacher = load_teacher(self.recipe["teacher"], device) if self.recipe["teacher"] else None
+        self.criterion = TrainingLoss(self.recipe, teacher)
         use_graph = device.type == "cuda" and options.cuda_graph
-        self.step = GraphedStep(model, self.recipe["batch_size"], self.recipe["label_smoothing"]) if use_graph else None
+        self.step = GraphedStep(model, self.recipe["batch_size"], self.criterion) if use_graph else None
         self.epochs = 1 if options.dry_run else self.recipe["epochs"]
         self.max_batches = DRY_RUN_BATCHES if options.dry_run else None
         self.metrics, self.predictions = [], None
@@ -357,9 +402,8 @@ class Training:
     def train_epoch(self, epoch):
         """Train epoch `epoch` (1, 2, ...): its augmentation strength, then a pass over the training data."""
         self.train_loader.strength = augment_strength(self.recipe, epoch)
-        return train_epoch(self.model, self.train_loader, self.optimizer, self.scheduler,
-                           self.recipe["label_smoothing"], self.max_batches, self.options.progress, self.average,
-                           self.step)
+        return train_epoch(self.model, self.train_loader, self.optimizer, self.scheduler, self.criterion,
+                           self.max_batches, self.options.progress, self.average, self.step)
 
     def run_epoch(self):
         """Train one epoch and test the tested net; append and return its row of metrics."""

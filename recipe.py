@@ -37,6 +37,13 @@ SCHEMA = {
                      "+- this many pixels (drawn on a 4x4 grid, spread over the image bicubically)"),
     "augment_fade": (None, "[first, last]: the augmentation fades linearly from full before epoch first "
                            "to none from epoch last on (None: full throughout)"),
+    "teacher": (None, "distillation: a teacher's weights file (search.py --save-teacher writes one, in "
+                      "teachers/); the student also learns its softened outputs on the same augmented batch "
+                      "(None: no teacher)"),
+    "distill_temperature": (4.0, "distillation: the temperature that softens the teacher's and the student's "
+                                 "outputs in the soft loss"),
+    "distill_weight": (0.5, "distillation: the soft loss's share of the training loss (the true labels' "
+                            "cross-entropy has the rest)"),
 }
 SCHEDULES = ("constant", "multistep", "cosine", "piecewise")
 
@@ -47,7 +54,7 @@ class RecipeError(ValueError):
 
 POSITIVE_INTEGERS = ("epochs", "batch_size")
 NUMBERS = ("lr", "momentum", "weight_decay", "gamma", "warmup", "floor", "label_smoothing", "rotate", "translate",
-           "scale", "brightness", "contrast", "elastic")
+           "scale", "brightness", "contrast", "elastic", "distill_temperature", "distill_weight")
 OPTIONAL_NUMBERS = ("anneal_end", "ema", "bn_momentum")
 
 
@@ -98,6 +105,10 @@ def complete(recipe, source="the recipe"):
         raise RecipeError(f"{source}: a piecewise schedule needs points [[0, f0], [epoch, f1], ...]")
     if full["augment_fade"] is not None and not full["augment_fade"][0] < full["augment_fade"][1]:
         raise RecipeError(f"{source}: augment_fade is [first, last] with first < last")
+    if full["teacher"] is not None and not (isinstance(full["teacher"], str) and full["teacher"]):
+        raise RecipeError(f"{source}: teacher must be a weights file's path, or null, not {full['teacher']!r}")
+    if not full["distill_temperature"] > 0 or not full["distill_weight"] <= 1:
+        raise RecipeError(f"{source}: distill_temperature must be above zero and distill_weight at most 1")
     return full
 
 

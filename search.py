@@ -6,20 +6,7 @@ results/search.jsonl); a sweep that breaks loses at most the runs in flight, and
 same command again skips the (variant, seed) pairs already there. `python report.py` turns
 the results into the README's trial tables and the frontier picture.
 
-Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
-Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); Nd a 3x3 conv
-of stride 2, padded (it halves the size, in place of a pool); Nr the padded 3x3 conv before it
-again, its weights shared (depth for the price of a BatchNorm; N must be that conv's width, in and
-out, and nothing but repeats may stand between them); Na a padded 3x3 conv with an identity shortcut
-(its BatchNorm's output added to its input before the activation; N must be the width before it);
-Ng a channel gate (squeeze-and-excitation through N hidden units: each channel scaled by a sigmoid
-of the channels' means); P a 2x2 max-pool. Each conv is followed by BatchNorm and ReLU, or the
-activation a prefix names (`silu:` or `gelu:`, e.g. `silu:8k,P,10,10`); the prefix `bare` (alone or
-with others: `bare+gelu:`) makes every BatchNorm plain normalization, without its learned
-scale and shift; `deskew` straightens each digit before the first layer (a shear by its intensity
-moments, and its centre of mass moved to the image's centre: no parameters); `tta` averages the
-net's probabilities at test time over the image and its four one-pixel shifts. Every net ends in global average pooling and a 1x1 conv to the 10 classes
-(model2/3/4's head).
+Spec layers and prefixes: specnets.py.
 
 Trials on CUDA (each a CUDA-graph step, as train.py's) give other numbers than the CPU's, so they go
 to their own results file, results/search-cuda.jsonl.
@@ -33,16 +20,12 @@ Usage:
 """
 import argparse
 import json
-import math
-import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import train
@@ -50,6 +33,7 @@ from data import DataError, load_mnist, resolve_data_dir
 from engine import Options, UserError, count_params, pick_device, set_determinism
 from recipe import complete
 from records import load_trials
+from specnets import SpecNet
 from sweeps import Run, Where, run_all
 from verdict import LAST_EPOCHS, min_last
 
@@ -69,8 +53,12 @@ TONE = {"brightness": 0.1, "contrast": 0.1}
 PUBLIC = {"momentum": 0.0, "weight_decay": 0.0, "schedule": "piecewise", "batch_size": 32, "lr": 0.1,
           "points": [[0, 0.5], [2, 1.0], [8, 0.1], [15, 0.0]], "scale": 0.05, **TONE}
 
+# The fifth push's teacher: --save-teacher writes it from its run on tuning seed 1.
+TEACHER = "teachers/teacher-p33264-onecycle-ema-e20-seed1.pt"
+
 # name -> (question it answers, spec, recipe changes). "margin": model3's net and recipe;
-# "frontier": how few parameters still hold the target (model4).
+# "frontier": how few parameters still hold the target (model4); "teacher": a net
+# whose soft labels distilled runs learn from (beyond the budget: it is never a candidate).
 VARIANTS = {
     "m3-base": ("margin", "8,12,P,8t,10,12,12,14", {}),  # model3 before the search; bench.py times it
     "p7656-steps": ("margin", "12k,P,14,14,14,16", STEPS_7_10),
@@ -152,146 +140,16 @@ VARIANTS = {
     # probabilities averaged over one-pixel shifts at test time.
     "p3918-deskew-settled-fade-b64": ("frontier", "deskew:8k,P,10,10,10,11", SETTLED_FADE_B64),
     "p3918-tta-settled-fade-b64": ("frontier", "tta:8k,P,10,10,10,11", SETTLED_FADE_B64),
+    # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),
+    # and the 3,918 net learning from its soft labels at two temperatures.
+    "teacher-p33264-onecycle-ema-e20": ("teacher", "16k,P,32,32,32,32", {**ONE_CYCLE_EMA, "epochs": 20}),
+    "p3918-kd4-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "teacher": TEACHER,
+                                                                      "distill_temperature": 4.0, "distill_weight": 0.7}),
+    "p3918-kd2-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "teacher": TEACHER,
+                                                                      "distill_temperature": 2.0, "distill_weight": 0.5}),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }
-
-LAYER = re.compile(r"(\d+)([pktsdrag]?)|P")
-ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
-
-
-class Residual(nn.Module):
-    """A padded 3x3 conv with an identity shortcut: the activation of x + BatchNorm(conv(x))."""
-
-    def __init__(self, channels, activation, affine):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
-        self.norm = nn.BatchNorm2d(channels, affine=affine)
-        self.activation = activation()
-
-    def forward(self, x):
-        return self.activation(x + self.norm(self.conv(x)))
-
-
-class Gate(nn.Module):
-    """Squeeze-and-excitation: each channel scaled by a sigmoid of a small net of every channel's mean."""
-
-    def __init__(self, channels, hidden):
-        super().__init__()
-        self.squeeze, self.excite = nn.Conv2d(channels, hidden, 1), nn.Conv2d(hidden, channels, 1)
-
-    def forward(self, x):
-        return x * torch.sigmoid(self.excite(F.relu(self.squeeze(F.adaptive_avg_pool2d(x, 1)))))
-
-
-class Deskew(nn.Module):
-    """Each digit straightened and centred before the convs see it, with no parameters: its intensity
-    moments give its centre of mass and its slant (the x-y covariance over the y variance), and one
-    affine warp shears it upright and moves its centre to the image's. The classic MNIST preprocessing,
-    done on the batch inside the net, so that training, testing and a copied model file all have it."""
-
-    def forward(self, x):
-        n, _, h, w = x.shape
-        ink = (x - x.amin(dim=(2, 3), keepdim=True))[:, 0]  # the background is the image's lowest value
-        mass = ink.sum((1, 2)).clamp_min(1e-6)
-        # pixel centres in affine_grid's coordinates (align_corners=False): -1 to 1 across the image
-        ys = (torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1
-        xs = (torch.arange(w, device=x.device, dtype=x.dtype) * 2 + 1) / w - 1
-        cy = (ink.sum(2) * ys).sum(1) / mass
-        cx = (ink.sum(1) * xs).sum(1) / mass
-        dy, dx = ys.view(1, h, 1) - cy.view(n, 1, 1), xs.view(1, 1, w) - cx.view(n, 1, 1)
-        slant = (ink * dx * dy).sum((1, 2)) / (ink * dy * dy).sum((1, 2)).clamp_min(1e-6)
-        # an output pixel (u, v) reads the input at (u + slant * v + cx, v + cy)
-        one, zero = torch.ones_like(cx), torch.zeros_like(cx)
-        theta = torch.stack([torch.stack([one, slant, cx], 1), torch.stack([zero, one, cy], 1)], 1)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-
-
-# Test-time shifts: the net's probabilities averaged over the image and its copies moved by a pixel
-# each way (an evaluation-only ensemble of the same weights; training sees one copy).
-SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-def shifted_copies(x):
-    """x and its copies shifted by one pixel up, down, left and right (edges padded with the border)."""
-    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    h, w = x.shape[-2:]
-    return torch.cat([padded[..., 1 - dy:1 - dy + h, 1 - dx:1 - dx + w] for dy, dx in SHIFTS])
-
-
-PREFIX_WORDS = {"bare": "BatchNorm without its scale and shift", "deskew": "each digit straightened first",
-                "tta": "test-time shifts"}
-
-
-def spec_options(spec):
-    """(activation class, the prefix's other words, the layers) of a spec: its prefix's words, then its body."""
-    prefix, _, body = spec.rpartition(":")
-    words = prefix.split("+") if prefix else []
-    for word in words:
-        if word not in ACTIVATIONS and word not in PREFIX_WORDS:
-            raise ValueError(f"unknown prefix {word!r} in spec {spec!r}; valid: {', '.join(ACTIVATIONS)} "
-                             f"(activations), " + ", ".join(f"{w} ({what})" for w, what in PREFIX_WORDS.items()))
-    activation = next((word for word in words if word in ACTIVATIONS), "relu")
-    return ACTIVATIONS[activation], {word for word in words if word in PREFIX_WORDS}, body
-
-
-class SpecNet(nn.Module):
-    """A net built from a spec string, with model3's blocks and head."""
-
-    def __init__(self, spec):
-        super().__init__()
-        layers, channels, padded = [], 1, None
-        activation, words, body = spec_options(spec)
-        affine, self.tta = "bare" not in words, "tta" in words
-        if "deskew" in words:
-            layers.append(Deskew())
-        for token in body.split(","):
-            match = LAYER.fullmatch(token.strip())
-            if not match:
-                raise ValueError(f"bad layer {token!r} in spec {spec!r}")
-            if token.strip() == "P":
-                layers.append(nn.MaxPool2d(2))
-                padded = None  # a repeat stays at the scale of the conv it repeats
-                continue
-            width, kind = int(match[1]), match[2]
-            if kind == "g":
-                layers.append(Gate(channels, width))
-                continue
-            if kind == "a":
-                if width != channels:
-                    raise ValueError(f"{token.strip()!r} in spec {spec!r}: a shortcut keeps the width ({channels})")
-                layers.append(Residual(width, activation, affine))
-                padded = None
-                continue
-            if kind == "s":
-                layers += [nn.Conv2d(channels, channels, 3, groups=channels, bias=False),
-                           nn.Conv2d(channels, width, 1, bias=False)]
-                padded = None
-            elif kind == "r":
-                if padded is None or padded.in_channels != width or padded.out_channels != width:
-                    raise ValueError(f"{token.strip()!r} in spec {spec!r} repeats no padded {width}-to-{width} conv")
-                layers.append(padded)  # the same module: one set of weights, counted once
-            else:
-                kernel, padding, stride = {"": (3, 0, 1), "p": (3, 1, 1), "k": (5, 0, 1), "t": (1, 0, 1),
-                                           "d": (3, 1, 2)}[kind]
-                layers.append(nn.Conv2d(channels, width, kernel, stride, padding, bias=False))
-                padded = layers[-1] if kind == "p" else None
-            layers += [nn.BatchNorm2d(width, affine=affine), activation()]
-            channels = width
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(channels, 10, 1, bias=False)
-
-    def forward(self, x):
-        if self.tta and not self.training:
-            n = len(x)
-            logp = self.logits(shifted_copies(x)).log_softmax(1).view(len(SHIFTS), n, 10)
-            return torch.logsumexp(logp, 0) - math.log(len(SHIFTS))  # the copies' mean probability
-        return F.log_softmax(self.logits(x), dim=1)
-
-    def logits(self, x):
-        return self.head(F.adaptive_avg_pool2d(self.features(x), 1)).flatten(1)
-
 
 def variant_recipe(name):
     """The variant's complete recipe (recipe.SCHEMA's every key)."""
@@ -357,6 +215,8 @@ def main(argv=None):
     parser.add_argument("--out", help="folder for each run's checkpoints and log (default: runs/search, on CUDA "
                         "runs/search-cuda)")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
+    parser.add_argument("--save-teacher", action="store_true", help="write each finished teacher variant's "
+                        "weights to teachers/ (a distilled variant's recipe names that file)")
     args = parser.parse_args(argv)
     if args.list:
         for name, (question, spec, changes) in VARIANTS.items():
@@ -390,7 +250,7 @@ def main(argv=None):
                 quiet=True) for name, seed in todo]
     try:
         where.check_device(torch.device(args.device))
-        failures = run_all(runs, data, where, done=lambda run, row: record(row, args.results))
+        failures = run_all(runs, data, where, done=lambda run, row: finish(run, row, args.results, args.save_teacher))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -398,6 +258,27 @@ def main(argv=None):
         print("The search goes on from there when the same command is run again.")
         return 130
     return 1 if failures else 0
+
+
+def finish(run, row, results, save_teachers):
+    """A finished trial: its line recorded, and a teacher's weights saved if asked."""
+    record(row, results)
+    if save_teachers and row["question"] == "teacher":
+        save_teacher(row, run.folder)
+
+
+def save_teacher(row, run_folder):
+    """A teacher variant's run as a teacher's weights file: its tested net's weights (the run's model.pt)
+    with its spec and where it came from, as plain data, in teachers/ (engine.load_teacher reads it)."""
+    saved = torch.load(Path(run_folder) / "model.pt", weights_only=True)
+    path = Path(__file__).resolve().parent / "teachers" / f"{row['variant']}-seed{row['seed']}.pt"
+    path.parent.mkdir(exist_ok=True)
+    torch.save({"spec": row["spec"], "variant": row["variant"], "seed": row["seed"], "params": row["params"],
+                "test_accuracy": row["test_accuracy"][-1],
+                "train_seconds": round(row["seconds_per_epoch"] * len(row["test_accuracy"]), 1),
+                "device_name": row["device_name"], "threads": row["threads"], "git_commit": row["git_commit"],
+                "model_state": saved["model_state"]}, path)
+    tqdm.write(f"teacher {path}: {row['params']:,} params, {row['test_accuracy'][-1]:.2f}% at its last epoch")
 
 
 def record(row, results):

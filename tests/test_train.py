@@ -272,7 +272,7 @@ def test_the_schedule_steps_every_batch():
     scheduler = engine.make_scheduler(optimizer, recipe, batches_per_epoch=4)
     loader = [(torch.randn(3, 2), torch.tensor([0, 1, 0]))] * 4
     model.forward = lambda x, f=model.forward: torch.log_softmax(f(x), 1)
-    engine.train_epoch(model, loader, optimizer, scheduler, progress=False)
+    engine.train_epoch(model, loader, optimizer, scheduler, engine.TrainingLoss(recipe), progress=False)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
 
 

@@ -1,0 +1,142 @@
+"""What a model file alone gives: its Net trained by the course write-up's plain loop, none of its RECIPE.
+
+A student who copies model3.py or model4.py into a notebook gets the layers, not the recipe that
+`fit` runs (the weight average, the one-cycle schedule, the augmentation's fade). This script measures
+what the layers alone reach: each run copies the model file, alone, into a fresh folder, imports it
+from there, and trains its Net with the loop of the write-up this project grew from: SGD at 0.01 with
+momentum 0.9, the rate cut tenfold every 6 epochs (StepLR), batch 128, random rotations of up to 7
+degrees as the only augmentation, no weight decay, no weight average, 15 epochs, the full test set
+after every epoch. The loop is written as a recipe (PLAIN) so that the batches, the rotations and
+the judgement are train.py's, and only the recipe differs.
+
+    python plain_loop.py --models model3,model4 --seeds 1-2                      # runs/plain-loop.jsonl
+    python plain_loop.py --models model3 --seeds 1101-1110 --jobs 2 --threads 1 --results results/plain-loop.jsonl
+
+A line per finished run; a (model, seed) already in the results file with the same model code, torch,
+CPU type and thread count is not run again.
+"""
+import argparse
+import importlib.util
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+import train
+from data import DataError, load_mnist, resolve_data_dir
+from engine import Options, UserError, count_params, fit
+from experiments import load_experiment, model_names, model_path
+from records import model_sha256, provenance
+from sweeps import Run, Where, run_all
+from verdict import min_last
+
+# The write-up's loop: SGD(lr=0.01, momentum=0.9), StepLR(step_size=6, gamma=0.1) stepped after each
+# epoch, RandomRotation of +-7 degrees.
+PLAIN = {"epochs": 15, "batch_size": 128, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0,
+         "schedule": "multistep", "milestones": [6, 12], "gamma": 0.1, "rotate": 7.0}
+SAME_RUN = ("model_sha256", "torch", "device_name", "cpu_capability", "threads")
+
+
+def import_alone(model_file, folder):
+    """The model file copied alone into `folder` and imported from there: nothing of this repository
+    beside it, so that it trains only if it needs nothing but torch."""
+    copy = Path(folder) / Path(model_file).name
+    shutil.copy(model_file, copy)
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location(f"alone_{copy.stem}", copy)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(folder))
+    return module
+
+
+def plain_run(name, seed, *, folder, data):
+    """One seed of one model file alone, by the plain loop; returns its results line."""
+    with tempfile.TemporaryDirectory() as alone:
+        module = import_alone(model_path(name), alone)
+        run = fit(module.Net, PLAIN, data, seed, Options(progress=False))
+    where = provenance(model_path(name), torch.device("cpu"))
+    epochs = run.metrics
+    return {"model": name, "seed": seed, "params": count_params(run.model), "recipe": PLAIN,
+            **{key: where[key] for key in SAME_RUN + ("git_commit", "git_dirty", "node")},
+            "test_accuracy": [m["test_accuracy"] for m in epochs], "test_correct": [m["test_correct"] for m in epochs],
+            "min_last": min_last(epochs), "target_met": run.target_met,
+            "seconds": round(sum(m["seconds"] for m in epochs), 1)}
+
+
+def done_runs(results):
+    path = Path(results)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def pending(models, seeds, results, threads):
+    """The (model, seed) runs the results file lacks on this code, torch, CPU type and thread count."""
+    here = {**provenance(None, torch.device("cpu")), "threads": threads}
+    have = {(row["model"], row["seed"]) for row in done_runs(results)
+            if all(row[key] == (model_sha256(model_path(row["model"])) if key == "model_sha256" else here[key])
+                   for key in SAME_RUN)}
+    return [(name, seed) for name in models for seed in seeds if (name, seed) not in have]
+
+
+def model_list(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in model_names()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown model(s) {', '.join(unknown) or repr(text)}; valid: "
+                                         f"{', '.join(model_names())}")
+    return names
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=model_list, required=True, help="comma-separated model files: model3,model4")
+    parser.add_argument("--seeds", type=train.seed_list, default="1-2", help="seeds and ranges (default: 1-2)")
+    train.add_sweep_flags(parser)
+    parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data); "
+                        "never downloads")
+    parser.add_argument("--results", default="runs/plain-loop.jsonl", help="JSON lines, one per finished run "
+                        "(default: runs/plain-loop.jsonl; the committed evidence is results/plain-loop.jsonl)")
+    args = parser.parse_args(argv)
+    try:
+        for name in args.models:
+            load_experiment(name)  # a broken model file: one line before anything trains
+        data = load_mnist(resolve_data_dir(args.data_dir), download=False)
+    except (UserError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    where = Where.from_args(args)
+    todo = pending(args.models, args.seeds, args.results, where.threads_per_run())
+    print(f"{len(todo)} runs to do ({len(args.models) * len(args.seeds) - len(todo)} already in {args.results})")
+    Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+    runs = [Run(f"{name} seed {seed}", plain_run, (name, seed), Path("runs/plain-loop") / f"{name}-seed{seed}",
+                quiet=True) for name, seed in todo]
+
+    def record(run, row):
+        with open(args.results, "a") as file:
+            file.write(json.dumps(row) + "\n")
+        print(f"{row['model']} seed {row['seed']}: last 5 {' '.join(f'{a:.2f}' for a in row['test_accuracy'][-5:])}"
+              f"  lowest {row['min_last']:.2f}  {'met' if row['target_met'] else 'MISSED'}", flush=True)
+
+    try:
+        failures = run_all(runs, data, where, done=record)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    rows = [row for row in done_runs(args.results) if row["model"] in args.models and row["seed"] in args.seeds]
+    for name in args.models:
+        mine = [row for row in rows if row["model"] == name]
+        mins = [row["min_last"] for row in mine]
+        if mine:
+            print(f"{name} alone: target met on {sum(row['target_met'] for row in mine)}/{len(mine)}; lowest of the last 5 "
+                  f"{statistics.fmean(mins):.3f} mean, worst {min(mins):.2f}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

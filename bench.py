@@ -7,7 +7,8 @@ train_epoch(); only the data path differs. Measured in one run on one device:
    their ratio (in this process); beside them, in the same turns, the other nets of
    --models through the tensor pipeline, each with its own recipe (by default model4), and
    on CUDA model3 with its training step eager instead of a CUDA graph (train.py
-   --no-cuda-graph), for that ratio too;
+   --no-cuda-graph), for that ratio too; and model4 learning from a teacher's soft labels
+   (--teacher), for what distillation costs an epoch;
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -26,11 +27,12 @@ from types import SimpleNamespace
 import torch
 
 from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
-from engine import Options, Training, UserError, count_params, fit, pick_device
+from engine import Options, Training, UserError, count_params, fit, load_teacher, pick_device
 from experiments import load_experiment
 from records import cpu_model
 from train import positive
 
+DEFAULT_TEACHER = "teachers/teacher-p33264-onecycle-ema-e20-seed1.pt"  # the fifth push's (search.TEACHER)
 CLASSIC_BATCH_SIZE = 128
 CLASSIC_WORKERS = 2
 CLASSIC_ROTATION = 7
@@ -114,6 +116,15 @@ def experiment(name):
     return SimpleNamespace(name=name, Net=module.Net, RECIPE=recipe)
 
 
+def distilled_experiment(name, teacher, device):
+    """A model file with its recipe plus a teacher (distill_* keys at their defaults): what a step costs
+    when the teacher's forward pass rides along."""
+    plain = experiment(name)
+    recipe = {**plain.RECIPE, "teacher": teacher}
+    return SimpleNamespace(name=f"{name}, distilled", Net=plain.Net, RECIPE=recipe,
+                           teacher_params=count_params(load_teacher(teacher, device)))
+
+
 def classic_run(root, device, epochs):
     """What a classic script does: train and test model3 through DataLoaders, every epoch."""
     model3 = experiment("model3")
@@ -140,6 +151,9 @@ def main(argv=None):
                         "warm-up (default: 3)")
     parser.add_argument("--models", default="model4", help="other model files timed beside model3 (tensor "
                         "pipeline, their own recipes; default: model4); '' for none")
+    parser.add_argument("--teacher", default=DEFAULT_TEACHER, help="a teacher's weights file: model4 is also timed "
+                        f"learning from its soft labels, for what distillation costs a step (default: {DEFAULT_TEACHER}); "
+                        "'' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=positive(int), default=2, help="whole-process runs of each; the best "
                         "counts (default: 2)")
@@ -156,6 +170,9 @@ def main(argv=None):
         data = load_mnist(root, download=False)
         model3 = experiment("model3")
         others = [(name, experiment(name)) for name in args.models.split(",") if name]
+        distilled = args.teacher and distilled_experiment("model4", args.teacher, device)
+        if distilled and "model4" not in dict(others):  # its plain epoch, to compare with
+            others.append(("model4", experiment("model4")))
     except (DataError, UserError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -168,12 +185,19 @@ def main(argv=None):
         return 0
     rows = [(label, module, False, None, f"tensors on {device.type}, batch {module.RECIPE['batch_size']}")
             for label, module in [("model3", model3), *others]]
+    if distilled:
+        rows += [("model4", distilled, False, None, f"tensors on {device.type}, batch "
+                  f"{distilled.RECIPE['batch_size']}, with a teacher")]
     if device.type == "cuda":
         rows += [("model3", model3, True, None, f"tensors on cuda, batch {model3.RECIPE['batch_size']}, eager step")]
     rows += [("model3", model3, False, classic_loaders(root, device)[0],
               f"DataLoader + PIL, batch {CLASSIC_BATCH_SIZE}, {CLASSIC_WORKERS} workers")]
     times = time_epochs(data, [(module, eager, loader) for _, module, eager, loader, _ in rows], device, args.epochs)
     print_times(rows, times, len(data[0][1]), device)
+    if distilled:
+        plain = times[[label for label, *_ in rows].index("model4")]
+        print(f"a distilled epoch of model4 (teacher {args.teacher}, {distilled.teacher_params:,} params) against "
+              f"a plain one: {times[len(others) + 1] / plain:.2f}x")
     if not args.skip_whole:
         whole_process(root, device, args.repeats)
     return 0

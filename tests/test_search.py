@@ -1,12 +1,15 @@
-"""search.py: nets from specs, the variant registry, and sweeps that pick up where they broke off."""
+"""search.py: nets from specs, the variant registry, its defaults, and sweeps that reuse a trial only where
+it is the same trial."""
 import json
 
 import pytest
 import torch
 
 import experiments
+import records
 import search
 import specnets
+import train
 from engine import count_params
 from recipe import SCHEMA, complete
 from verdict import MAX_PARAMS
@@ -44,14 +47,87 @@ def test_unknown_variants_are_refused_with_the_valid_names(capsys):
     assert "unknown variant(s) nonesuch; valid: m3-base" in err
 
 
-def test_a_broken_sweep_resumes_with_the_runs_it_lacks(tmp_path):
-    results = tmp_path / "search.jsonl"
-    assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 1), ("a", 2), ("b", 2)]
-    results.write_text(json.dumps({"variant": "b", "seed": 1}) + "\n" + json.dumps({"variant": "a", "seed": 2}) + "\n")
-    assert search.pending(["a", "b"], [1, 2], results) == [("a", 1), ("b", 2)]
+VARIANT = "p3918-settled-fade-b64"
 
 
-@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p4820-settled-fade-b64")])
+def lines_of(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_search_picks_its_device_as_train_py_does_and_never_downloads_mnist(tmp_path, capsys):
+    assert search.build_parser().parse_args([]).device == train.parse_args(["--model", "model1"]).device == "auto"
+    assert "never downloads MNIST" in " ".join(search.build_parser().format_help().split())
+    nowhere = tmp_path / "nowhere"
+    assert search.main(["--variants", VARIANT, "--data-dir", str(nowhere)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: MNIST not found: {nowhere / 'MNIST' / 'raw'} lacks")
+    assert not nowhere.exists()
+
+
+def test_trials_go_under_runs_and_a_line_is_reused_only_for_the_same_trial(tiny_mnist, tmp_path, monkeypatch,
+                                                                            capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(records, "RESULTS", tmp_path / "results")  # where --record writes, here
+    argv = ["--variants", VARIANT, "--seeds", "1", "--threads", "1", "--data-dir", str(tiny_mnist)]
+    trials = tmp_path / "runs" / "search" / "trials.jsonl"
+    assert search.main(argv) == 0
+    assert "1 runs on cpu (0 with a line in runs/search/trials.jsonl" in capsys.readouterr().out
+    [first] = lines_of(trials)
+    assert first["threads"] == 1 and first["model_sha256"] == records.model_sha256(search.SPECNETS)
+    assert search.main(argv) == 0
+    assert f"{VARIANT} seed 1: reused, as runs/search/trials.jsonl has it" in capsys.readouterr().out
+    assert len(lines_of(trials)) == 1
+    trials.write_text(json.dumps({**first, "device_name": "another CPU"}) + "\n")  # as if run elsewhere
+    assert search.main(argv) == 0
+    assert f"{VARIANT} seed 1: trained again, since its line in runs/search/trials.jsonl: the device changed " \
+           f"(another CPU, now {first['device_name']})" in capsys.readouterr().out
+    again = lines_of(trials)[1]
+    assert again["device_name"] == first["device_name"] and again["test_accuracy"] == first["test_accuracy"]
+    assert not (tmp_path / "results").exists()
+    assert search.main([*argv, "--record"]) == 0  # a new results file: nothing there to reuse
+    assert len(lines_of(tmp_path / "results" / "search.jsonl")) == 1
+
+
+def saved_line(**changes):
+    """VARIANT's line for seed 1 as this machine, on the CPU, would write it now, with `changes`."""
+    expected = records.provenance(search.SPECNETS, torch.device("cpu"))
+    return {"variant": VARIANT, "seed": 1, "spec": search.VARIANTS[VARIANT][1],
+            "recipe": search.variant_recipe(VARIANT), **{key: expected[key] for key in search.PROVENANCE_KEYS},
+            **changes}
+
+
+@pytest.mark.parametrize("changes,why", [
+    ({}, None),
+    ({"node": "elsewhere", "git_commit": "0" * 40, "git_dirty": True}, None),  # neither changes a number
+    ({"seed": 2}, "its recipe differs"),
+    ({"recipe": {**search.variant_recipe(VARIANT), "lr": 0.05}}, "its recipe differs"),
+    ({"spec": "8k,P,10,10,10,12"}, "its net differs (8k,P,10,10,10,12, now 8k,P,10,10,10,11)"),
+    ({"model_sha256": "0" * 64}, "specnets.py changed (sha256 000000000000, now "),
+    ({"code_sha256": "0" * 64}, "the training code (engine.py, data.py, recipe.py) changed"),
+    ({"torch": "1.0"}, "torch changed (1.0, now "),
+    ({"device": "cuda"}, "the device changed (cuda, now cpu)"),
+    ({"device_name": "another CPU"}, "the device changed (another CPU, now "),
+    ({"cpu_capability": "DEFAULT"}, "the CPU's vector instructions changed (DEFAULT, now "),
+    ({"threads": 999}, "the thread count changed (999, now "),
+])
+def test_a_trial_line_is_reused_by_train_pys_rules_for_a_run(changes, why):
+    assert {key for key, _ in records.SAME_EXPERIMENT} <= set(search.PROVENANCE_KEYS)  # a line records them all
+    expected = records.provenance(search.SPECNETS, torch.device("cpu"))
+    found = records.trial_differs(saved_line(**changes), search.VARIANTS[VARIANT][1], search.variant_recipe(VARIANT),
+                                  1, expected)
+    assert found is None if why is None else found.startswith(why)
+
+
+def test_a_line_written_before_search_py_recorded_the_reuse_keys_is_never_reused():
+    line = saved_line()
+    del line["model_sha256"], line["cpu_capability"]
+    expected = records.provenance(search.SPECNETS, torch.device("cpu"))
+    assert records.trial_differs(line, line["spec"], line["recipe"], 1, expected) == \
+        "it records no model_sha256, cpu_capability (an older search.py wrote it)"
+
+
+@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p6908-onecycle-ema")])
 def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant):
     module, recipe = experiments.load_experiment(model)
     spec_net = specnets.SpecNet(search.VARIANTS[variant][1])

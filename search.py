@@ -140,6 +140,8 @@ VARIANTS = {
     # probabilities averaged over one-pixel shifts at test time.
     "p3918-deskew-settled-fade-b64": ("frontier", "deskew:8k,P,10,10,10,11", SETTLED_FADE_B64),
     "p3918-tta-settled-fade-b64": ("frontier", "tta:8k,P,10,10,10,11", SETTLED_FADE_B64),
+    # The levers that pass the rule, combined (docs/frontier.md).
+    "p3918-deskew-tta-settled-fade-b64": ("frontier", "deskew+tta:8k,P,10,10,10,11", SETTLED_FADE_B64),
     # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),
     # and the 3,918 net learning from its soft labels at two temperatures.
     "teacher-p33264-onecycle-ema-e20": ("teacher", "16k,P,32,32,32,32", {**ONE_CYCLE_EMA, "epochs": 20}),

@@ -49,7 +49,8 @@ class Net(nn.Module):
         return F.log_softmax(self.head(x).flatten(1), dim=1)
 
 
-# model3's recipe. Rate: up to 0.1 over 2 epochs, then half a cosine down to 0 at the end of epoch 15
-# (stepped every batch). ema: the tested and saved net is the weights' moving average, decay 0.999 per batch.
+# model3's recipe. Rate: up to 0.1 over 2 epochs, then half a cosine down to 0 at the end of epoch
+# 15 (stepped every batch). ema: the tested and saved net is the weights' moving average, decay
+# 0.999 per batch.
 RECIPE = {"epochs": 15, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
           "schedule": "cosine", "warmup": 2, "ema": 0.999, "rotate": 7.0, "translate": 0.05}

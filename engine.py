@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from data import TensorLoader
 from recipe import complete
 from specnets import SpecNet
-from verdict import target_met
+from verdict import out_of_reach, target_met
 
 HERE = Path(__file__).resolve().parent
 EVAL_BATCH_SIZE = 2000
@@ -458,6 +458,9 @@ def fit(net, recipe, data, seed=1, options=Options(), resume=None, after_epoch=N
     net's weights at the end, as plain data like train.py's model.pt:
     `Net().load_state_dict(torch.load(save, weights_only=True)["model_state"])`."""
     training = Training(net, recipe, data, seed, options, loaders)
+    warning = out_of_reach(training.params, training.recipe["epochs"])  # said before an hour is spent on it
+    if warning:
+        print(warning)
     if resume is not None:
         training.load_state_dict(resume)
     while len(training.metrics) < training.epochs:

@@ -1,5 +1,5 @@
 """A run's records: atomic files, checkpoints read as data, provenance, sweep summaries, and whether a
-saved run may be reused by a sweep.
+saved run (or a line of search.py's trials) may be reused by a sweep.
 
 Every record says where it came from (`provenance`): the model file's and the training code's hashes,
 the git commit, torch, the device and, on a CPU, its type, and the thread count. The same seed gives
@@ -26,6 +26,8 @@ from verdict import LAST_EPOCHS, min_last
 HERE = Path(__file__).resolve().parent
 # The files whose code decides a run's numbers, beside the model file.
 TRAINING_CODE = ("engine.py", "data.py", "recipe.py")
+# The committed evidence, which report.py renders: a run or trial goes there only when --record asks.
+RESULTS = HERE / "results"
 
 
 class CheckpointError(UserError):
@@ -170,6 +172,28 @@ def saved_run_differs(saved, recipe, seed, expected):
             return f"{what} (sha256 {(old or '')[:12]}, now {(new or '')[:12]})" if key.endswith("sha256") else \
                 f"{what} ({old}, now {new})"
     return None
+
+
+def trial_differs(line, spec, recipe, seed, expected):
+    """Why a line of search.py's results is not the trial asked for, by the rules of saved_run_differs; the
+    spec and the code that builds it (specnets.py, whose hash is the line's model_sha256) stand for a model
+    file. None if it is the same trial."""
+    missing = [key for key, _ in SAME_EXPERIMENT if key not in line]
+    if missing:
+        return f"it records no {', '.join(missing)} (an older search.py wrote it)"
+    if line.get("spec") != spec:
+        return f"its net differs ({line.get('spec')}, now {spec})"
+    if line["model_sha256"] != expected["model_sha256"]:
+        return f"specnets.py changed (sha256 {(line['model_sha256'] or '')[:12]}, " \
+               f"now {expected['model_sha256'][:12]})"
+    return saved_run_differs({"seed": line.get("seed"), "recipe": line.get("recipe", {}), "provenance": line},
+                             recipe, seed, expected)
+
+
+def evidence_path(name, device, suffix=""):
+    """Where --record keeps a device's runs (results/runs) or trials (results/search.jsonl): a GPU's
+    apart from the CPU's (results/runs-cuda), since their numbers differ."""
+    return RESULTS / f"{name}{'' if device.type == 'cpu' else '-' + device.type}{suffix}"
 
 
 def finished_record(run_dir):

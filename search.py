@@ -1,15 +1,19 @@
 """The trials behind the README's choices: named net variants trained over seeds.
 
 A variant is a net written as a spec (layers in order, separated by commas) plus its changes
-to BASE_RECIPE. Every run appends one JSON line to the results file (default
-results/search.jsonl); a sweep that breaks loses at most the runs in flight, and running the
-same command again skips the (variant, seed) pairs already there. `python report.py` turns
-the results into the README's trial tables and the frontier picture.
+to BASE_RECIPE. Every run appends one JSON line to the results file: by default
+runs/search/trials.jsonl, which git ignores; with --record results/search.jsonl, the committed
+trials that `python report.py` turns into the docs' trial tables and the frontier picture. A sweep
+that breaks loses at most the runs in flight. Run again, a (variant, seed) reuses a line of the
+results file only if it is the same trial, by train.py's rules for a run (the spec and specnets.py
+for a model file; the recipe, training code, torch, device, CPU type and threads), judged where the
+run would go; otherwise it trains again and says why.
 
-Spec layers and prefixes: specnets.py.
+Spec layers and prefixes: specnets.py. MNIST is never downloaded here: its four files must be in
+MNIST/raw/ under --data-dir ($MNIST_DATA_DIR, else ./data), where train.py downloads them.
 
 Trials on CUDA (each a CUDA-graph step, as train.py's) give other numbers than the CPU's, so they go
-to their own results file, results/search-cuda.jsonl.
+to their own files: runs/search-cuda/, and with --record results/search-cuda.jsonl.
 
 Usage:
     python search.py --list                                         # variants, parameters, spec
@@ -17,6 +21,7 @@ Usage:
     python search.py --variants p4820-settled-fade-b64 --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
     python search.py --variants p4820-settled-fade-b64 --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
     python search.py --variants p4820-settled-fade-b64 --seeds 1-20 --address auto         # on a running Ray cluster
+    python search.py --variants p4820-settled-fade-b64 --seeds 1-3 --record                # into results/: the evidence
 """
 import argparse
 import json
@@ -32,7 +37,7 @@ import train
 from data import DataError, load_mnist, resolve_data_dir
 from engine import Options, UserError, count_params, pick_device, set_determinism
 from recipe import complete
-from records import load_trials
+from records import evidence_path, load_trials, provenance, trial_differs
 from specnets import SpecNet
 from sweeps import Run, Where, run_all
 from verdict import LAST_EPOCHS, min_last
@@ -166,33 +171,44 @@ def variant_params(name):
 
 
 def pending(variants, seeds, results):
-    """The (variant, seed) runs not yet in the results file, seed by seed: every variant gets a
-    first result early on."""
-    done = {(r["variant"], r["seed"]) for r in load_trials(results)}
-    return [(name, seed) for seed in seeds for name in variants if (name, seed) not in done]
+    """Every (variant, seed) run asked for, seed by seed (every variant gets a first result early on), with
+    the results file's lines of that variant and seed: a run reuses one only if it is the same trial."""
+    saved = {}
+    for line in load_trials(results):
+        saved.setdefault((line.get("variant"), line.get("seed")), []).append(line)
+    return [(name, seed, saved.get((name, seed), [])) for seed in seeds for name in variants]
 
 
-# What a trial line records of where it ran (records.provenance); the net's spec stands for a model file.
+# What a trial line records of where it ran (records.provenance); the spec, and the code that builds it
+# (specnets.py, its hash as model_sha256), stand for a model file.
 PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch", "git_commit", "git_dirty",
-                   "code_sha256", "node")
+                   "model_sha256", "code_sha256", "node")
+SPECNETS = Path(__file__).resolve().parent / "specnets.py"
 
 
-def run_trial(name, seed, device="cpu", *, folder, data):
-    """Train one variant on one seed in `folder` (in this process or a Ray worker); returns its results line."""
+def run_trial(name, seed, device="cpu", saved=(), *, folder, data):
+    """One variant on one seed, in `folder` (in this process or a Ray worker): (a line of `saved`, None)
+    where one is this very trial, judged here, on the machine and threads it would run with; else trained,
+    (its new results line, why no saved line would do: "" where there was none)."""
     question, spec, _ = VARIANTS[name]
-    recipe = variant_recipe(name)
+    recipe, device = variant_recipe(name), torch.device(device)
+    expected = provenance(SPECNETS, device)
+    whys = [trial_differs(line, spec, recipe, seed, expected) for line in saved]
+    if None in whys:
+        return saved[whys.index(None)], None
     began = time.perf_counter()
-    set_determinism(torch.device(device))
-    experiment = train.Experiment(name, lambda: SpecNet(spec), recipe)
-    record = train.train_seed(experiment, seed, data, folder, Options(torch.device(device), progress=False))
+    set_determinism(device)
+    experiment = train.Experiment(name, lambda: SpecNet(spec), recipe, SPECNETS)
+    record = train.train_seed(experiment, seed, data, folder, Options(device, progress=False))
     epochs = record["epochs"]
-    return {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
+    line = {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
             "params": record["params"], **{key: record["provenance"][key] for key in PROVENANCE_KEYS},
             "test_accuracy": [m["test_accuracy"] for m in epochs],
             "best": max(m["test_accuracy"] for m in epochs), "min_last": min_last(epochs),
             "target_met": record["target_met"],
             "seconds_per_epoch": round(statistics.fmean(m["seconds"] for m in epochs), 2),
             "wall_seconds": round(time.perf_counter() - began, 1), "machine": record["machine"]}
+    return line, whys[-1] if whys else ""
 
 
 def variant_list(text):
@@ -204,21 +220,32 @@ def variant_list(text):
     return names
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=variant_list, help="comma-separated variant names (see --list)")
     parser.add_argument("--seeds", type=train.seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9 "
                         "(default: 1-3, the tuning seeds)")
     train.add_sweep_flags(parser)
-    parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the runs train (default: cpu)")
-    parser.add_argument("--results", help="JSON lines, one per finished run (default: results/search.jsonl, "
-                        "on CUDA results/search-cuda.jsonl)")
+    parser.add_argument("--data-dir", help="the folder holding MNIST/raw/ with its four *-ubyte files (default: "
+                        "$MNIST_DATA_DIR, else ./data). search.py never downloads MNIST; `python train.py --model "
+                        "model1 --dry-run` does, into ./data")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                        help="where the runs train: auto (the default) picks cuda, then mps, then cpu, as "
+                             "train.py does")
     parser.add_argument("--out", help="folder for each run's checkpoints and log (default: runs/search, on CUDA "
-                        "runs/search-cuda)")
+                        "runs/search-cuda; git ignores runs/)")
+    results = parser.add_mutually_exclusive_group()
+    results.add_argument("--results", help="JSON lines, one per finished run (default: trials.jsonl in --out)")
+    results.add_argument("--record", action="store_true", help="write to results/search.jsonl (on CUDA "
+                         "results/search-cuda.jsonl) instead: the committed trials report.py renders")
     parser.add_argument("--list", action="store_true", help="list the variants and exit")
     parser.add_argument("--save-teacher", action="store_true", help="write each finished teacher variant's "
                         "weights to teachers/ (a distilled variant's recipe names that file)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.list:
         for name, (question, spec, changes) in VARIANTS.items():
@@ -226,13 +253,13 @@ def main(argv=None):
         return 0
     if not args.variants:
         parser.error("give --variants (or --list)")
-    suffix = "-cuda" if args.device == "cuda" else ""
-    args.results = args.results or f"results/search{suffix}.jsonl"
-    args.out = args.out or f"runs/search{suffix}"
     try:
-        pick_device(args.device)
+        device = pick_device(args.device)
     except UserError as err:
         parser.error(str(err))
+    args.out = args.out or f"runs/search{'' if device.type == 'cpu' else '-' + device.type}"
+    args.results = args.results or (evidence_path("search", device, ".jsonl") if args.record else
+                                    Path(args.out) / "trials.jsonl")
 
     data_dir = resolve_data_dir(args.data_dir)
     try:
@@ -244,15 +271,16 @@ def main(argv=None):
     where = Where.from_args(args)
     at_a_time = f"{where.jobs} at a time" if where.jobs else "as many at a time as the cluster takes" \
         if where.address else "one at a time"
-    print(f"{len(todo)} runs to do ({len(args.variants) * len(args.seeds) - len(todo)} already in {args.results}), "
-          f"{at_a_time}, {where.threads_per_run()} thread(s) each" +
-          (f", on the Ray cluster at {where.address}" if where.address else ""))
+    print(f"{len(todo)} runs on {device.type} ({sum(bool(lines) for *_, lines in todo)} with a line in "
+          f"{args.results}, reused where it is the same trial), {at_a_time}, {where.threads_per_run()} thread(s) "
+          f"each" + (f", on the Ray cluster at {where.address}" if where.address else ""))
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-    runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, args.device), Path(args.out) / f"{name}-seed{seed}",
-                quiet=True) for name, seed in todo]
+    runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, device.type, lines),
+                Path(args.out) / f"{name}-seed{seed}", quiet=True) for name, seed, lines in todo]
     try:
-        where.check_device(torch.device(args.device))
-        failures = run_all(runs, data, where, done=lambda run, row: finish(run, row, args.results, args.save_teacher))
+        where.check_device(device)
+        failures = run_all(runs, data, where,
+                           done=lambda run, outcome: finish(run, outcome, args.results, args.save_teacher))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -262,8 +290,16 @@ def main(argv=None):
     return 1 if failures else 0
 
 
-def finish(run, row, results, save_teachers):
-    """A finished trial: its line recorded, and a teacher's weights saved if asked."""
+def finish(run, outcome, results, save_teachers):
+    """A finished trial: a reused line said, or a new line recorded (why it trained again said first) and a
+    teacher's weights saved if asked."""
+    row, why = outcome
+    if why is None:
+        tqdm.write(f"{run.label}: reused, as {results} has it (lowest of the last {LAST_EPOCHS}: "
+                   f"{row['min_last']:.2f})")
+        return
+    if why:
+        tqdm.write(f"{run.label}: trained again, since its line in {results}: {why}")
     record(row, results)
     if save_teachers and row["question"] == "teacher":
         save_teacher(row, run.folder)

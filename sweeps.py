@@ -13,14 +13,19 @@ Where.jobs and Where.address both unset: the runs go one after another in this p
 jobs=N: N at a time on a local Ray instance bound to 127.0.0.1, each with `threads` torch threads.
 address: the same runs on a running Ray cluster (`ray start --head`); the project's code travels with
 the job (results/, runs/ and data/ stay behind) and MNIST goes to the workers through Ray's object
-store. Ray retries a run whose worker died (its process killed, its node gone); a run that fails by
-its own fault (a UserError: a diverged loss, a broken model file) is reported once and not retried,
-here as on Ray, and the rest go on. A Ray this process has started already is used as it is, as this
-machine's. Ray is imported here, lazily, and nowhere else.
+store. Every Ray started or joined here demands a token (Ray's RAY_AUTH_MODE=token): the local
+instance makes one if this user has none, and a cluster that lets in clients without one is refused
+unless no_auth (--no-auth) says to use it all the same. Ray retries a run whose worker died (its
+process killed, its node gone); a run that fails by its own fault (a UserError: a diverged loss, a
+broken model file) is reported once and not retried, here as on Ray, and the rest go on. A Ray this
+process has started already is used as it is, as this machine's. Ray is imported here, lazily, and
+nowhere else.
 """
 import contextlib
 import os
+import secrets
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -39,6 +44,20 @@ LEFT_BEHIND = ["data/", "runs/", "results/", ".git/", ".venv/", "venv/", "assets
 RETRIES = 3  # of a run whose worker died; a run that raised is never retried
 SCRATCH = Path("sweep-runs")  # a cluster worker's folder for its runs, in the job's copy of the code
 LOG = "log.txt"  # a run's console, in its folder, when it is not this process's console
+LOOPBACK = ("127.0.0.1", "localhost")
+ASK_SECONDS = 20  # a Ray head answers a client in well under a second; something else at its port never does
+TAKE_SECONDS = 60  # a cluster that has not started a run by then would keep the sweep waiting for ever
+PUT_TOKEN = ("copy the head's ~/.ray/auth_token to ~/.ray/auth_token here (chmod 600), or name the file that holds "
+             "it in RAY_AUTH_TOKEN_PATH")
+# A client of a cluster's head in a process of its own, since Ray fixes a process's token when it is imported:
+# it exits 0 if the head lets it in, 3 if the head refuses its token (or its lack of one).
+ASK = """import sys
+from ray._raylet import GcsClient
+from ray.exceptions import AuthenticationError
+try:
+    GcsClient(address=sys.argv[1])
+except AuthenticationError:
+    sys.exit(3)"""
 
 
 @dataclass(frozen=True)
@@ -59,12 +78,13 @@ class Where:
     threads: Optional[int] = None
     address: Optional[str] = None
     gpus_per_run: float = 0.0
+    no_auth: bool = False
 
     @classmethod
     def from_args(cls, args):
         """From the flags train.add_sweep_flags adds; --address defaults to $RAY_ADDRESS."""
         return cls(jobs=args.jobs, threads=args.threads, address=args.address or os.environ.get("RAY_ADDRESS") or None,
-                   gpus_per_run=args.gpus_per_run)
+                   gpus_per_run=args.gpus_per_run, no_auth=args.no_auth)
 
     def check_device(self, device):
         """On Ray a run sees a GPU only if it asks for a share of one."""
@@ -127,8 +147,6 @@ def run_all(runs, data, where, done, failed=default_failed):
 def cluster_answers(address, timeout=5.0):
     """Whether something listens at a Ray cluster's HOST:PORT (its GCS), asked before Ray would wait a minute."""
     host, _, port = address.rpartition(":")
-    if not port.isdigit():
-        return True  # "auto" or a ray:// address: Ray says itself whether it finds one
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
             return True
@@ -136,30 +154,126 @@ def cluster_answers(address, timeout=5.0):
         return False
 
 
+def token_path():
+    """The file Ray reads its token from when RAY_AUTH_TOKEN is not set."""
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def token_source():
+    """Where Ray finds this process's token (RAY_AUTH_TOKEN, else token_path()), or None if it finds none."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return "RAY_AUTH_TOKEN"
+    try:
+        return str(token_path()) if token_path().read_text().strip() else None
+    except OSError:
+        return None
+
+
+def make_token():
+    """A token for a local instance where this user has none: Ray would make one too, but (under the usual umask)
+    readable by every user of the machine."""
+    path = token_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        os.fchmod(file.fileno(), 0o600)  # an empty file already there would keep its own mode
+        file.write(secrets.token_hex(32))
+
+
+def without_token(env):
+    """`env` as a client that holds no token has it."""
+    return {**{key: value for key, value in env.items() if key not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")},
+            "RAY_AUTH_MODE": "disabled"}
+
+
+def lets_in(address, env):
+    """Whether the Ray cluster whose head is at HOST:PORT lets in a client with this environment's token."""
+    try:
+        client = subprocess.run([sys.executable, "-c", ASK, address], env=env, capture_output=True, text=True,
+                                timeout=ASK_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"no Ray cluster answers at {address} within {ASK_SECONDS} s (something listens there, but "
+                        "not a Ray head)") from None
+    if client.returncode not in (0, 3):
+        last = (client.stderr.strip().splitlines() or ["no message"])[-1]
+        raise UserError(f"could not ask the Ray cluster at {address} for a token ({last[:200]})")
+    return client.returncode == 0
+
+
+def check_token(address, no_auth):
+    """Refuse a cluster that lets in clients without a token (unless no_auth), and say where the token goes if it
+    refuses this process's: Ray itself would retry for a minute and then name neither, or crash."""
+    if not no_auth and lets_in(address, without_token(os.environ)):
+        raise UserError(f"the Ray cluster at {address} lets in clients without a token, so anyone who reaches it can "
+                        "run code on its machines: start its nodes with RAY_AUTH_MODE=token (README, \"On many "
+                        "machines\"), or give --no-auth to use it all the same")
+    source = token_source()
+    if source is None and (os.environ.get("RAY_AUTH_MODE") == "token" or not lets_in(address, dict(os.environ))):
+        raise UserError(f"the Ray cluster at {address} demands a token and this machine has none: {PUT_TOKEN}")
+    if source is not None and not lets_in(address, dict(os.environ)):
+        raise UserError(f"the Ray cluster at {address} refused the token in {source}: {PUT_TOKEN}")
+
+
+def start_a_run(ray, where, address):
+    """A cluster with no node that has a run's CPUs and GPUs free (none has enough, or all are busy) would keep
+    the sweep waiting for ever: a task that asks for as much must start within TAKE_SECONDS."""
+    threads = where.threads_per_run()
+    started, _ = ray.wait([ray.remote(lambda: None).options(num_cpus=threads, num_gpus=where.gpus_per_run).remote()],
+                          timeout=TAKE_SECONDS)
+    if not started:
+        gpus = f" and {where.gpus_per_run:g} GPU" if where.gpus_per_run else ""
+        raise UserError(f"the Ray cluster at {address} started no run within {TAKE_SECONDS} s: a run needs {threads} "
+                        f"CPU{'s' * (threads != 1)}{gpus} free on one node (`ray status` on its head shows them)")
+
+
+def join(ray, where):
+    """Join the cluster at where.address once it has passed check_token, and see that it can start a run."""
+    from ray._private.services import canonicalize_bootstrap_address_or_die
+
+    try:  # "auto" found, a name resolved
+        address = canonicalize_bootstrap_address_or_die(where.address)
+    except (ConnectionError, ValueError) as err:
+        raise UserError(f"no Ray cluster at {where.address} ({str(err).strip().splitlines()[0]})") from None
+    if not cluster_answers(address):
+        raise UserError(f"no Ray cluster answers at {address} (start one with `ray start --head`)")
+    check_token(address, where.no_auth)
+    try:
+        ray.init(address=address, log_to_driver=False,
+                 runtime_env={"working_dir": str(HERE), "excludes": LEFT_BEHIND})
+    except ConnectionError as err:
+        raise UserError(f"no Ray cluster at {address} ({str(err).strip().splitlines()[0]})") from None
+    try:
+        start_a_run(ray, where, address)
+    except UserError:
+        ray.shutdown()
+        raise
+    return ray
+
+
 def start_ray(where):
     """Start a local Ray instance on 127.0.0.1 (where.address unset) or join the cluster at where.address;
     returns the ray module."""
-    if not where.address:  # read when Ray is imported: on Linux Ray would otherwise listen on every interface
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    loopback = not where.address or where.address.rpartition(":")[0] in LOOPBACK
+    if loopback:  # read when Ray is imported: on Linux Ray would otherwise listen on every interface, and a driver
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # would swap 127.0.0.1 for an address no head is at
+    if not (where.address and where.no_auth and token_source() is None):
+        os.environ["RAY_AUTH_MODE"] = "token"  # read when Ray is imported, too
     imported = "ray" in sys.modules
     try:
         import ray
         from ray._private import ray_constants
+        from ray._raylet import AuthenticationMode, get_authentication_mode
     except ImportError:
-        raise UserError("--jobs and --address run on Ray, which is not installed here: "
+        raise UserError("--jobs and --address run on Ray 2.52 or later, which is not installed here: "
                         "pip install -r requirements.txt") from None
+    stale_auth = os.environ.get("RAY_AUTH_MODE") == "token" and get_authentication_mode() != AuthenticationMode.TOKEN
+    if imported and ((loopback and ray_constants.ENABLE_RAY_CLUSTER) or stale_auth):
+        raise UserError("Ray was imported before this sweep could set it up (a token demanded; on this machine, "
+                        "127.0.0.1 only): run the sweep in a fresh process, or set RAY_AUTH_MODE=token (and "
+                        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) before importing Ray")
     if where.address:
-        if not cluster_answers(where.address):
-            raise UserError(f"no Ray cluster answers at {where.address} (start one with `ray start --head`)")
-        try:
-            ray.init(address=where.address, log_to_driver=False,
-                     runtime_env={"working_dir": str(HERE), "excludes": LEFT_BEHIND})
-        except ConnectionError as err:
-            raise UserError(f"no Ray cluster at {where.address} ({str(err).strip().splitlines()[0]})") from None
-        return ray
-    if imported and ray_constants.ENABLE_RAY_CLUSTER:
-        raise UserError("Ray was imported before this sweep could keep it on 127.0.0.1; run the sweep in a fresh "
-                        "process, or set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before importing Ray")
+        return join(ray, where)
+    if token_source() is None:
+        make_token()
     # A new instance of our own, never one named by a stale /tmp/ray/ray_current_cluster. Its workers inherit
     # this environment, so they find the project's modules without a runtime_env (which sets up each worker).
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))

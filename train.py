@@ -11,12 +11,13 @@ Usage:
     python train.py --model model4 --seeds 1-20 --address auto           # on a running Ray cluster
     python train.py --model model3 --epochs 2 --lr 0.05 --set ema=null   # override the recipe
     python train.py --model model3 --dry-run                             # a few batches, smoke test
+    python train.py --model model4 --seeds 6001-6010 --record            # into results/: the evidence
     python train.py --resume runs/model3-seed1/checkpoint.pt             # continue a broken run
     python train.py --eval runs/model3-seed1/best.pt                     # test saved weights
     python train.py --recipe-help                                        # every recipe key
 
-Outputs go to <out>/<model>-seed<seed>/: metrics.json, checkpoint.pt (after every epoch),
-best.pt (best test epoch), model.pt (final weights) and plots.
+Outputs go to <out>/<model>-seed<seed>/ (default runs/, which git ignores): metrics.json, checkpoint.pt
+(after every epoch), best.pt (best test epoch), model.pt (final weights) and plots.
 """
 import argparse
 import dataclasses
@@ -36,8 +37,9 @@ from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_pa
                     set_determinism, test, test_line)
 from experiments import load_experiment, model_names, model_path
 from sweeps import Run, Where, run_all
-from records import (CheckpointError, confusion_matrix, finished_record, load_checkpoint, machine_load, mistakes,
-                     provenance, read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of, write_json)
+from records import (CheckpointError, confusion_matrix, evidence_path, finished_record, load_checkpoint, machine_load,
+                     mistakes, provenance, read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of,
+                     write_json)
 from verdict import target_met
 
 
@@ -107,7 +109,10 @@ def build_parser():
     parser.add_argument("--no-download", action="store_true", help="never download MNIST")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="auto (the default) picks cuda, then mps, then cpu")
-    parser.add_argument("--out", default="runs", help="folder for run outputs (default: runs)")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("--out", default="runs", help="folder for run outputs (default: runs, which git ignores)")
+    out.add_argument("--record", action="store_true", help="write into results/runs (on CUDA results/runs-cuda), "
+                     "the committed evidence report.py renders, instead of --out: for a run meant to change it")
     parser.add_argument("--no-cuda-graph", "--eager", dest="eager", action="store_true",
                         help="on CUDA, run each training step operation by operation instead of replaying it as "
                              "a captured CUDA graph (the same numbers, slower; for debugging a changed model)")
@@ -129,19 +134,23 @@ def gpu_share_of(text):
 
 
 def add_sweep_flags(parser):
-    """--jobs, --threads, --address, --gpus-per-run: how a sweep's runs are spread (train.py and search.py)."""
+    """--jobs, --threads, --address, --no-auth, --gpus-per-run: how a sweep's runs are spread (train.py and
+    search.py)."""
     parser.add_argument("--jobs", type=positive(int), help="runs at a time on a local Ray instance (default: one "
                         "after another in this process, no Ray)")
     parser.add_argument("--threads", type=positive(int), help="torch threads per run (default: the cores, "
                         "divided by --jobs)")
     parser.add_argument("--address", help="run on the Ray cluster at this address (auto, or HOST:PORT; default: "
-                        "$RAY_ADDRESS if set)")
+                        "$RAY_ADDRESS if set); only on one that demands a token (RAY_AUTH_MODE=token)")
+    parser.add_argument("--no-auth", action="store_true", help="with --address: use a cluster that lets in clients "
+                        "without a token all the same (anyone who reaches it can run code on its machines)")
     parser.add_argument("--gpus-per-run", type=gpu_share_of, default=0.0, metavar="F",
                         help="the share of a GPU each run takes on Ray (0.05: twenty runs to a GPU)")
 
 
 TRAINING_FLAGS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--set", "set"),
-                  ("--seed", "seed"), ("--seeds", "seeds"), ("--fresh", "fresh"), ("--dry-run", "dry_run"))
+                  ("--seed", "seed"), ("--seeds", "seeds"), ("--fresh", "fresh"), ("--dry-run", "dry_run"),
+                  ("--record", "record"))
 
 
 def parse_args(argv=None):
@@ -158,7 +167,9 @@ def parse_args(argv=None):
         parser.error(f"--resume continues the run as it was saved; drop {', '.join(given)}")
     if args.fresh and not args.seeds:
         parser.error("--fresh goes with --seeds (a single run always trains from scratch)")
-    ray_flags = [flag for flag, key in (("--jobs", "jobs"), ("--address", "address"),
+    if args.record and args.dry_run:
+        parser.error("--record keeps evidence, and a --dry-run is none")
+    ray_flags = [flag for flag, key in (("--jobs", "jobs"), ("--address", "address"), ("--no-auth", "no_auth"),
                                         ("--gpus-per-run", "gpus_per_run")) if getattr(args, key)]
     if ray_flags and not args.seeds:
         parser.error(f"{', '.join(ray_flags)}: for the runs of a sweep (--seeds); a single run never starts Ray")
@@ -365,13 +376,14 @@ def run(args):
     else:
         experiment, resume, data_dir, dry_run = new_experiment(args), None, resolve_data_dir(args.data_dir), \
             args.dry_run
+        args.out = str(evidence_path("runs", device)) if args.record else args.out
         dry = "-dry" if args.dry_run else ""  # a smoke run never overwrites a real run's files
         runs = [(seed, Path(args.out) / f"{args.model}-seed{seed}{dry}") for seed in args.seeds or [args.seed]]
     options = Options(device=device, cuda_graph=not args.eager, dry_run=dry_run)
+    data = load_mnist(data_dir, download=not args.no_download)  # a data error before anything long is printed
 
     print(f"{experiment.name} on {device}; recipe: {json.dumps(experiment.recipe)}")
     print_summary(experiment.make_net, device)
-    data = load_mnist(data_dir, download=not args.no_download)
     run_args = {**vars(args), "data_dir": str(data_dir)}
     if not args.seeds:
         return train_seed(experiment, runs[0][0], data, runs[0][1], options, resume=resume, run_args=run_args)

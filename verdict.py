@@ -47,6 +47,15 @@ def target_met(params, epochs):
     return met, line
 
 
+def out_of_reach(params, epochs):
+    """The warning a run gets before it trains when its size or length alone rules the target out (it
+    trains all the same: a bigger net is a fair experiment, just not one that can meet the target);
+    None when the target is within reach."""
+    over = ([f"{params:,} params > {MAX_PARAMS:,}"] if params > MAX_PARAMS else []) + \
+        ([f"{epochs} epochs > {MAX_EPOCHS}"] if epochs > MAX_EPOCHS else [])
+    return f"warning: {' and '.join(over)}: this run trains, but cannot meet the target" if over else None
+
+
 def wilson(met, n, z=1.96):
     """The 95% Wilson interval of a hold rate met/n, as fractions."""
     if n == 0:

@@ -1,11 +1,15 @@
 """Sweeps on Ray: the numbers of the same seeds one after another, a dead node's run retried, a run's own
-fault reported once, Ctrl-C keeping what finished, and a local instance on 127.0.0.1 only."""
+fault reported once, Ctrl-C keeping what finished, a local instance on 127.0.0.1 only, and every Ray
+started or joined demanding a token."""
 import json
 import os
 import re
+import secrets
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,6 +23,8 @@ from conftest import ROOT
 from data import load_mnist
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when Ray is imported: every node on 127.0.0.1
+os.environ["RAY_AUTH_MODE"] = "token"  # read then too: every node here demands a token, every client sends one,
+os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)  # this one, so that no test reads or makes ~/.ray/auth_token
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements.txt)")
 QUICK = ["--model", "model4", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--no-download"]
 
@@ -61,46 +67,119 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
     assert f"== seed {finished[0]} ({finished[0]}/3): reused" in again.stdout
 
 
-def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(tiny_mnist, tmp_path):
-    """Two nodes on 127.0.0.1, a run on each; one node is removed mid-run. The driver records both runs,
-    once each, and the retried run's numbers are a serial run's. The workers write in the job's copy of
-    the code, as on a real cluster."""
+@pytest.fixture(scope="class")
+def token_cluster():
+    """A head (no CPUs) and two one-CPU nodes on 127.0.0.1, started with this module's token."""
     from ray.cluster_utils import Cluster
 
-    assert not ray.is_initialized(), "this test starts its own cluster: it runs before the shared instance"
+    assert not ray.is_initialized(), "this cluster's tests run before the shared local instance"
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
-    data = load_mnist(tiny_mnist, download=False)
-    recipe = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"])).recipe
-    names = {seed: f"dies-{os.getpid()}-seed{seed}" for seed in (1, 2)}  # scratch folders no other test shares
-    runs = [sweeps.Run(f"model4 seed {seed}", train.sweep_task, ("model4", recipe, seed, f"{seed}/2",
-                                                                 train.Options(progress=False), False, {}),
-                       tmp_path / names[seed]) for seed in (1, 2)]
+    yield cluster, nodes
+    cluster.shutdown()
 
-    def remove_a_node_mid_run():  # each node has one CPU: with both runs going, each node holds one of them
-        deadline = time.time() + 120
-        scratch = "/tmp/ray/session_*/runtime_resources/working_dir_files/*/" + str(sweeps.SCRATCH)
-        while time.time() < deadline and not all(list(Path("/").glob(f"{scratch[1:]}/{names[s]}/checkpoint.pt"))
-                                                 for s in (1, 2)):
-            time.sleep(0.05)
-        cluster.remove_node(nodes[1])
 
-    killer = threading.Thread(target=remove_a_node_mid_run)
-    done = []
-    try:
+class TestACluster:
+    """A cluster that demands a token, joined by --address (the last test here removes one of its nodes)."""
+
+    def test_that_wants_a_token_this_process_lacks_says_where_to_put_it(self, token_cluster, tiny_mnist, tmp_path,
+                                                                         monkeypatch, capsys):
+        address = token_cluster[0].address
+        command = [*QUICK, "--seeds", "1", "--address", address, "--data-dir", str(tiny_mnist), "--out", str(tmp_path)]
+        monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-cluster's")
+        assert train.main(command) == 1
+        assert capsys.readouterr().err == (f"error: the Ray cluster at {address} refused the token in RAY_AUTH_TOKEN: "
+                                           f"{sweeps.PUT_TOKEN}\n")
+        monkeypatch.delenv("RAY_AUTH_TOKEN")
+        monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "no-such-file"))
+        assert train.main(command) == 1
+        assert capsys.readouterr().err == (f"error: the Ray cluster at {address} demands a token and this machine has "
+                                           f"none: {sweeps.PUT_TOKEN}\n")
+
+    def test_that_starts_no_run_in_time_ends_the_sweep_in_one_line(self, token_cluster, tiny_mnist, tmp_path,
+                                                                   monkeypatch, capsys):
+        """A run of two threads on nodes of one CPU each never starts: Ray would wait for ever."""
+        address = token_cluster[0].address
+        monkeypatch.setattr(sweeps, "TAKE_SECONDS", 2)
+        code = train.main([*QUICK, "--seeds", "1", "--threads", "2", "--address", address, "--data-dir",
+                           str(tiny_mnist), "--out", str(tmp_path)])
+        assert code == 1 and capsys.readouterr().err == (
+            f"error: the Ray cluster at {address} started no run within 2 s: a run needs 2 CPUs free on one node "
+            "(`ray status` on its head shows them)\n")
+        assert not ray.is_initialized()
+
+    def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(self, token_cluster, tiny_mnist,
+                                                                               tmp_path):
+        """A run on each node; one node is removed mid-run. The driver records both runs, once each, and the
+        retried run's numbers are a serial run's. The workers write in the job's copy of the code, as on a real
+        cluster."""
+        cluster, nodes = token_cluster
+        data = load_mnist(tiny_mnist, download=False)
+        recipe = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"])).recipe
+        names = {seed: f"dies-{os.getpid()}-seed{seed}" for seed in (1, 2)}  # scratch folders no other test shares
+        runs = [sweeps.Run(f"model4 seed {seed}", train.sweep_task, ("model4", recipe, seed, f"{seed}/2",
+                                                                     train.Options(progress=False), False, {}),
+                           tmp_path / names[seed]) for seed in (1, 2)]
+
+        def remove_a_node_mid_run():  # each node has one CPU: with both runs going, each node holds one of them
+            deadline = time.time() + 120
+            scratch = "/tmp/ray/session_*/runtime_resources/working_dir_files/*/" + str(sweeps.SCRATCH)
+            while time.time() < deadline and not all(list(Path("/").glob(f"{scratch[1:]}/{names[s]}/checkpoint.pt"))
+                                                     for s in (1, 2)):
+                time.sleep(0.05)
+            cluster.remove_node(nodes[1])
+
+        killer = threading.Thread(target=remove_a_node_mid_run)
+        done = []
         killer.start()
         failures = sweeps.run_all(runs, data, sweeps.Where(address=cluster.address, threads=1),
                                   done=lambda run, record: done.append(record))
         killer.join()
-    finally:
-        cluster.shutdown()
-    assert failures == 0 and sorted(record["seed"] for record in done) == [1, 2]
-    assert all("== seed" in (tmp_path / names[seed] / "log.txt").read_text() for seed in (1, 2))  # brought home
-    serial = tmp_path / "serial"
-    assert train.main([*QUICK, "--epochs", "30", "--seeds", "1,2", "--threads", "1", "--data-dir", str(tiny_mnist),
-                       "--out", str(serial)]) == 0
-    for record in done:
-        assert numbers(record) == numbers(records(serial, [record["seed"]])[record["seed"]])
+        assert failures == 0 and sorted(record["seed"] for record in done) == [1, 2]
+        assert all("== seed" in (tmp_path / names[seed] / "log.txt").read_text() for seed in (1, 2))  # brought home
+        serial = tmp_path / "serial"
+        assert train.main([*QUICK, "--epochs", "30", "--seeds", "1,2", "--threads", "1", "--data-dir",
+                           str(tiny_mnist), "--out", str(serial)]) == 0
+        for record in done:
+            assert numbers(record) == numbers(records(serial, [record["seed"]])[record["seed"]])
+
+
+def test_a_cluster_without_a_token_is_refused_in_one_line_and_taken_with_no_auth(tiny_mnist, tmp_path, capsys):
+    """A head started on 127.0.0.1 as a user would, without token authentication (which Ray 2.60 turns on by
+    itself where ~/.ray/auth_token exists: hence RAY_AUTH_MODE=disabled). The sweep that takes it with
+    --no-auth is typed as a user would too: a fresh process with no Ray variables set, whose driver must stay on
+    127.0.0.1 (Ray's would swap in this machine's other address, where no head answers, and retry it for ever)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bare = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    with tempfile.TemporaryDirectory() as temp:  # a short path: Ray's sockets in it must fit in 107 characters
+        log = Path(temp) / "head.log"
+        with open(log, "w") as out:
+            head = subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+                                     "--node-ip-address", "127.0.0.1", "--port", str(port), "--num-cpus", "1",
+                                     "--temp-dir", temp, "--include-dashboard", "false", "--disable-usage-stats"],
+                                    env={**bare, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"},
+                                    stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 60
+            while "Ray runtime started" not in log.read_text() and time.time() < deadline and head.poll() is None:
+                time.sleep(0.2)
+            address = f"127.0.0.1:{port}"
+            command = [*QUICK, "--seeds", "1", "--threads", "1", "--address", address, "--data-dir", str(tiny_mnist),
+                       "--out", str(tmp_path)]
+            assert train.main(command) == 1
+            assert capsys.readouterr().err == (
+                f"error: the Ray cluster at {address} lets in clients without a token, so anyone who reaches it can "
+                "run code on its machines: start its nodes with RAY_AUTH_MODE=token (README, \"On many machines\"), "
+                "or give --no-auth to use it all the same\n")
+            taken = subprocess.run([sys.executable, "train.py", *command, "--no-auth"], cwd=ROOT, env=bare,
+                                   capture_output=True, text=True, timeout=180)
+            assert taken.returncode == 0, taken.stderr
+            assert "1 runs in" in taken.stdout and "on Ray (1 thread each)" in taken.stdout
+        finally:
+            head.terminate()
+            head.wait(timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +190,13 @@ def local_ray():
     started = sweeps.start_ray(sweeps.Where(jobs=2, threads=1))
     yield started
     started.shutdown()
+
+
+def test_the_local_instance_lets_in_only_a_client_with_its_token(local_ray):
+    gcs = local_ray.get_runtime_context().gcs_address
+    assert sweeps.lets_in(gcs, dict(os.environ))  # this module's token
+    assert not sweeps.lets_in(gcs, {**os.environ, "RAY_AUTH_TOKEN": "not-its-token"})
+    assert not sweeps.lets_in(gcs, sweeps.without_token(os.environ))
 
 
 def test_a_sweep_on_local_ray_gives_the_numbers_of_the_same_seeds_one_after_another(local_ray, tiny_mnist, tmp_path,
@@ -138,23 +224,29 @@ def test_search_runs_its_trials_on_local_ray(local_ray, tiny_mnist, tmp_path, ca
     assert sorted(row["seed"] for row in rows) == [1, 2] and all(row["threads"] == 1 for row in rows)
 
 
-def test_a_local_instance_listens_on_loopback_only():
-    """In a fresh process, where nothing has set Ray's environment but sweeps.py itself."""
-    script = """import json, psutil, sweeps
+def test_a_local_instance_listens_on_loopback_only_and_demands_a_token_it_made_for_its_owner(tmp_path):
+    """In a fresh process, where nothing has set Ray's environment but sweeps.py itself, and the token's file
+    (which Ray would make readable by every user) is named but missing."""
+    script = """import json, os, psutil, sweeps
 ray = sweeps.start_ray(sweeps.Where(jobs=1, threads=1))
 ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
-print(json.dumps({"nodes": [node["NodeManagerAddress"] for node in ray.nodes()],
-                  "gcs": ray.get_runtime_context().gcs_address,
+gcs = ray.get_runtime_context().gcs_address
+print(json.dumps({"nodes": [node["NodeManagerAddress"] for node in ray.nodes()], "gcs": gcs,
                   "listening": sorted({c.laddr.ip for c in psutil.net_connections("inet")
-                                       if c.status == "LISTEN" and c.pid in ours})}))
+                                       if c.status == "LISTEN" and c.pid in ours}),
+                  "lets in a client without a token": sweeps.lets_in(gcs, sweeps.without_token(os.environ))}))
 ray.shutdown()"""
-    env = {key: value for key, value in os.environ.items() if key != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    token = tmp_path / "ray" / "auth_token"
+    env = {**{key: value for key, value in os.environ.items() if not key.startswith("RAY_")},
+           "RAY_AUTH_TOKEN_PATH": str(token)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["nodes"] == ["127.0.0.1"] and seen["gcs"].startswith("127.0.0.1:")
     assert seen["listening"] and set(seen["listening"]) <= {"127.0.0.1", "::ffff:127.0.0.1"}, seen
+    assert seen["lets in a client without a token"] is False
+    assert len(token.read_text()) == 64 and token.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_run_that_fails_by_its_own_fault_is_reported_once_and_not_retried(local_ray, tiny_mnist, tmp_path, capsys):

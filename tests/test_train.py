@@ -68,6 +68,9 @@ def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     (["--model", "model3", "--lr", "nan"], "argument --lr: must be above zero, got nan"),
     (["--model", "model3", "--lr", "fast"], "argument --lr: 'fast' is not a number"),
     ([], "--model is required; choose from model1, model2, model3, model4"),
+    (["--model", "model3", "--record", "--dry-run"], "--record keeps evidence, and a --dry-run is none"),
+    (["--model", "model3", "--record", "--out", "elsewhere"], "argument --out: not allowed with argument --record"),
+    (["--eval", "runs/model3-seed1/best.pt", "--record"], "--eval only tests saved weights; drop --record"),
 ])
 def test_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -84,12 +87,48 @@ def test_unknown_model_from_the_command_line_imports_nothing():
     assert "invalid choice: 'os' (choose from" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_missing_data_is_one_clear_message(tmp_path):
+def test_missing_data_is_one_clear_message_before_anything_else(tmp_path):
     result = run_cli("--model", "model3", "--data-dir", str(tmp_path / "nowhere"), "--no-download")
     assert result.returncode == 1
-    assert "Traceback" not in result.stderr
+    assert result.stdout == "" and result.stderr.count("\n") == 1  # no recipe, no summary before it
     assert f"MNIST not found: {tmp_path / 'nowhere' / 'MNIST' / 'raw'} lacks" in result.stderr
     assert "--data-dir" in result.stderr and "MNIST_DATA_DIR" in result.stderr
+
+
+def wide_net():
+    """9,960 parameters, over the limit."""
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10), torch.nn.Linear(10, 100),
+                               torch.nn.Linear(100, 10), torch.nn.LogSoftmax(1))
+
+
+def test_a_run_that_cannot_meet_the_target_is_warned_before_it_trains(tiny_mnist, tmp_path, capsys):
+    common = ["--model", "model4", "--data-dir", str(tiny_mnist), "--out", str(tmp_path), "--dry-run", *FAST]
+    code, out, _ = run_main(capsys, *common, "--epochs", "16")
+    warning = "warning: 16 epochs > 15: this run trains, but cannot meet the target\n"
+    assert code == 0 and warning in out and out.index(warning) < out.index("EPOCH: 1")
+    code, out, _ = run_main(capsys, *common)
+    assert code == 0 and "cannot meet the target" not in out
+    data = train.load_mnist(tiny_mnist, download=False)
+    engine.fit(wide_net, {"epochs": 20}, data, options=engine.Options(dry_run=True, progress=False))
+    out = capsys.readouterr().out
+    warning = "warning: 9,960 params > 8,000 and 20 epochs > 15: this run trains, but cannot meet the target\n"
+    assert out.startswith(warning) and "EPOCH: 1" in out
+
+
+def test_runs_go_to_runs_which_git_ignores_and_only_record_writes_results(tiny_mnist, tmp_path, monkeypatch,
+                                                                          capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(records, "RESULTS", tmp_path / "results")  # where --record writes, here
+    common = ["--model", "model4", "--epochs", "1", "--data-dir", str(tiny_mnist), *FAST]
+    assert run_main(capsys, *common)[0] == 0
+    assert metrics(tmp_path / "runs" / "model4-seed1")["epochs"] and not (tmp_path / "results").exists()
+    assert run_main(capsys, *common, "--record")[0] == 0
+    assert metrics(tmp_path / "results" / "runs" / "model4-seed1")["epochs"]
+    if not (ROOT / ".git").exists() or not shutil.which("git"):
+        pytest.skip("not a git checkout: what git ignores cannot be asked")
+    ignored = subprocess.run(["git", "check-ignore", "runs/model4-seed1/metrics.json", "runs/search/trials.jsonl"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.split() == ["runs/model4-seed1/metrics.json", "runs/search/trials.jsonl"]
 
 
 def test_failed_download_is_one_clear_message(tmp_path, monkeypatch, capsys):
@@ -277,7 +316,7 @@ def test_the_schedule_steps_every_batch():
 
 
 CODE = ("train.py", "engine.py", "records.py", "recipe.py", "verdict.py", "experiments.py", "data.py", "plots.py",
-        "sweeps.py")
+        "sweeps.py", "specnets.py")
 
 
 def copy_of_the_repo(tmp_path):

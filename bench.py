@@ -7,8 +7,8 @@ train_epoch(); only the data path differs. Measured in one run on one device:
    their ratio (in this process); beside them, in the same turns, the other nets of
    --models through the tensor pipeline, each with its own recipe (by default model4), and
    on CUDA model3 with its training step eager instead of a CUDA graph (train.py
-   --no-cuda-graph), for that ratio too; and model4 learning from a teacher's soft labels
-   (--teacher), for what distillation costs an epoch;
+   --no-cuda-graph), for that ratio too; and a distilled trial net (--distill, a search.py
+   variant) with and without its teacher, for what the teacher's soft labels cost an epoch;
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -32,7 +32,7 @@ from experiments import load_experiment
 from records import cpu_model
 from train import positive
 
-DEFAULT_TEACHER = "teachers/teacher-p33264-onecycle-ema-e20-seed1.pt"  # the fifth push's (search.TEACHER)
+DISTILLED = "p3918-kd2-settled-fade-b64"  # the fifth push's distilled student
 CLASSIC_BATCH_SIZE = 128
 CLASSIC_WORKERS = 2
 CLASSIC_ROTATION = 7
@@ -116,13 +116,18 @@ def experiment(name):
     return SimpleNamespace(name=name, Net=module.Net, RECIPE=recipe)
 
 
-def distilled_experiment(name, teacher, device):
-    """A model file with its recipe plus a teacher (distill_* keys at their defaults): what a step costs
-    when the teacher's forward pass rides along."""
-    plain = experiment(name)
-    recipe = {**plain.RECIPE, "teacher": teacher}
-    return SimpleNamespace(name=f"{name}, distilled", Net=plain.Net, RECIPE=recipe,
-                           teacher_params=count_params(load_teacher(teacher, device)))
+def distilled_pair(variant, device):
+    """A distilled search.py variant as two experiments: its net and recipe without the teacher, and with it."""
+    import search  # only this row needs the trial nets
+
+    recipe = search.variant_recipe(variant)
+    spec = search.VARIANTS[variant][1]
+    if not recipe["teacher"]:
+        raise UserError(f"--distill {variant}: its recipe names no teacher")
+    teacher_params = count_params(load_teacher(recipe["teacher"], device))
+    return [SimpleNamespace(name=f"{variant}{suffix}", Net=lambda: search.SpecNet(spec),
+                            RECIPE={**recipe, "teacher": teacher}, teacher_params=teacher_params)
+            for suffix, teacher in (("", None), (", distilled", recipe["teacher"]))]
 
 
 def classic_run(root, device, epochs):
@@ -151,9 +156,8 @@ def main(argv=None):
                         "warm-up (default: 3)")
     parser.add_argument("--models", default="model4", help="other model files timed beside model3 (tensor "
                         "pipeline, their own recipes; default: model4); '' for none")
-    parser.add_argument("--teacher", default=DEFAULT_TEACHER, help="a teacher's weights file: model4 is also timed "
-                        f"learning from its soft labels, for what distillation costs a step (default: {DEFAULT_TEACHER}); "
-                        "'' for none")
+    parser.add_argument("--distill", default=DISTILLED, help="a distilled search.py variant, timed with and "
+                        f"without its teacher (default: {DISTILLED}); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=positive(int), default=2, help="whole-process runs of each; the best "
                         "counts (default: 2)")
@@ -170,9 +174,7 @@ def main(argv=None):
         data = load_mnist(root, download=False)
         model3 = experiment("model3")
         others = [(name, experiment(name)) for name in args.models.split(",") if name]
-        distilled = args.teacher and distilled_experiment("model4", args.teacher, device)
-        if distilled and "model4" not in dict(others):  # its plain epoch, to compare with
-            others.append(("model4", experiment("model4")))
+        distilled = distilled_pair(args.distill, device) if args.distill else []
     except (DataError, UserError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -185,9 +187,9 @@ def main(argv=None):
         return 0
     rows = [(label, module, False, None, f"tensors on {device.type}, batch {module.RECIPE['batch_size']}")
             for label, module in [("model3", model3), *others]]
-    if distilled:
-        rows += [("model4", distilled, False, None, f"tensors on {device.type}, batch "
-                  f"{distilled.RECIPE['batch_size']}, with a teacher")]
+    rows += [(student.name.split("-")[0], student, False, None, f"tensors on {device.type}, batch "
+              f"{student.RECIPE['batch_size']}{', with its teacher' if student.RECIPE['teacher'] else ''}")
+             for student in distilled]
     if device.type == "cuda":
         rows += [("model3", model3, True, None, f"tensors on cuda, batch {model3.RECIPE['batch_size']}, eager step")]
     rows += [("model3", model3, False, classic_loaders(root, device)[0],
@@ -195,9 +197,9 @@ def main(argv=None):
     times = time_epochs(data, [(module, eager, loader) for _, module, eager, loader, _ in rows], device, args.epochs)
     print_times(rows, times, len(data[0][1]), device)
     if distilled:
-        plain = times[[label for label, *_ in rows].index("model4")]
-        print(f"a distilled epoch of model4 (teacher {args.teacher}, {distilled.teacher_params:,} params) against "
-              f"a plain one: {times[len(others) + 1] / plain:.2f}x")
+        alone, taught = times[1 + len(others):3 + len(others)]
+        print(f"a distilled epoch of {args.distill} (its teacher: {distilled[1].teacher_params:,} params) against "
+              f"the same net and recipe without it: {taught / alone:.2f}x")
     if not args.skip_whole:
         whole_process(root, device, args.repeats)
     return 0

@@ -1,5 +1,6 @@
-"""The pictures: of a run (its curves, its mistakes, its confusion matrix), of a seed sweep (every seed
-on one chart) and of the frontier (the chance of holding the target against the parameter count).
+"""The pictures: of a run (its curves, its mistakes, its confusion matrix), of a seed sweep (each seed's
+lowest of the last 5 epochs, by machine type) and of the frontier (the chance of holding the target
+against the parameter count).
 
 train.py saves a run's pictures beside its metrics; report.py draws the README's and docs' pictures
 from results/. matplotlib is imported only when a picture is drawn.
@@ -14,9 +15,11 @@ REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
 FRONTIER_FLOOR = 99.1  # the frontier picture's lowest accuracy: far misses would squash the rest
 FULL_SWEEP = 10  # seeds; a sweep stopped short is drawn hollow, off the line
-MISS_DASHES = ("-", "--", ":", "-.")  # the seeds that missed, told apart in black
-CROWDED = 300  # parameters; sweeps closer than this are labelled beside their points
 FIT_OFFSET = 40  # parameters: the fitted hold rate is drawn this far right of K/N
+# The goal the search aims at (docs/frontier.md): a net this small whose fresh seeds hold this well.
+GOAL_PARAMS = 4000
+GOAL_FITTED = 85  # %: the hold rate from the fit of the seeds' margins
+GOAL_SEEDS = "18 of 20"
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
@@ -36,7 +39,7 @@ def curves_figure(epochs, title):
     the window's, so that 99.38 and 99.43 look apart; earlier epochs may fall below it."""
     plt = _pyplot()
     numbers = [m["epoch"] for m in epochs]
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4), layout="constrained")
     for split in ("train", "test"):
         loss_ax.plot(numbers, [m[f"{split}_loss"] for m in epochs], marker=".", label=split)
         acc_ax.plot(numbers, [m[f"{split}_accuracy"] for m in epochs], marker=".", label=split)
@@ -52,7 +55,6 @@ def curves_figure(epochs, title):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.84, wspace=0.22)
     return fig
 
 
@@ -94,7 +96,7 @@ def plot_misclassified(images, mistakes, path, title, limit=40):
 def plot_confusion(counts, path, title):
     """The counts, errors shaded; each number in black or white, whichever reads on its cell."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.6, 5.4))
+    fig, ax = plt.subplots(figsize=(5.6, 5.4), layout="constrained")
     off_diagonal = [[0 if i == j else c for j, c in enumerate(row)] for i, row in enumerate(counts)]
     worst = max(max(row) for row in off_diagonal) or 1
     ax.imshow(off_diagonal, cmap="Reds", vmin=0, vmax=worst)
@@ -105,7 +107,6 @@ def plot_confusion(counts, path, title):
                     color="white" if dark else "black", fontweight="normal" if i == j else "bold")
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true")
     ax.set_title(f"{title}\nconfusion matrix (errors shaded)", fontsize=10)
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.1, top=0.9)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
@@ -118,51 +119,165 @@ def save_run_plots(record, images, run_dir):
     plot_confusion(record["confusion"], confusion, run_title(record))
 
 
-SEEDS_YRANGE = (98.8, 99.8)  # one range for every seeds chart, so that charts compare at a glance
+SEEDS_YRANGE = (99.2, 99.7)  # one range for every seeds chart, widened only to keep a far seed on it
+
+
+def seeds_figure(title, records):
+    """Each seed's lowest test accuracy of the last 5 epochs (the number the target judges) as a dot over
+    the window's range, in seed order, a colour per CPU (or GPU) type and a gap between sweeps; each miss
+    a black cross named by its seed. `title` names the net and its seeds; the chart adds where they ran.
+    Returns the figure."""
+    plt = _pyplot()
+    records = sorted(records, key=lambda r: r["seed"])
+    types = list(dict.fromkeys(_device_name(r) for r in records))
+    colours = dict(zip(types, itertools.cycle(plt.get_cmap("tab10").colors)))
+    fig, ax = plt.subplots(figsize=(7.5, 4.6), layout="constrained")
+    seeds, ticks, tick_labels, x = [], [], [], 0  # seeds: (x, lowest and highest of the last 5, record)
+    for group in _sweeps(records):
+        xs = range(x, x + len(group))
+        window = [[m["test_accuracy"] for m in r["epochs"][-LAST_EPOCHS:]] for r in group]
+        ax.vlines(xs, [min(w) for w in window], [max(w) for w in window], color=colours[_device_name(group[0])],
+                  alpha=0.35, linewidth=2)
+        for spot, r, w in zip(xs, group, window):
+            held = r["target_met"]
+            ax.scatter(spot, min(w), s=24 if held else 60, marker="o" if held else "X", zorder=4,
+                       color=colours[_device_name(r)] if held else "black")
+            seeds.append((spot, min(w), max(w), r))
+        threads = _machine(group[0]).get("threads")
+        ticks.append(statistics.fmean(xs))
+        threads_text = f"\n{threads} CPU thread{'s' * (threads != 1)}" if threads else ""
+        tick_labels.append(_seed_span(group) + threads_text)
+        x += len(group) + 1  # a free slot between sweeps
+    met = sum(r["target_met"] for r in records)
+    handles = [plt.Line2D([], [], linestyle="none", marker="o", color=colours[t],
+                          label=f"{t}: {_held(records, t)} held") for t in types]
+    if met < len(records):
+        handles.append(plt.Line2D([], [], linestyle="none", marker="X", markersize=8, color="black",
+                                  label="missed (its seed below it)"))
+    handles += [plt.Line2D([], [], color="grey", alpha=0.35, linewidth=2,
+                           label=f"the last {LAST_EPOCHS} epochs' range"),
+                ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"target {TARGET:.2f}%")]
+    low = min([SEEDS_YRANGE[0]] + [lowest - 0.1 for _, lowest, _, _ in seeds])  # room below a miss for its name
+    high = max([SEEDS_YRANGE[1]] + [highest + 0.03 for _, _, highest, _ in seeds])
+    ax.set(ylim=(low, high), xlim=(-1, x - 1), xticks=ticks, ylabel="test accuracy (%)",
+           xlabel=f"fresh seeds, by sweep: a dot is a seed's lowest of the last {LAST_EPOCHS} epochs, "
+                  "its bar their range")
+    ax.set_xticklabels(tick_labels, fontsize=8)
+    ax.secondary_yaxis("right", functions=(lambda a: (a - TARGET) * 100, lambda m: TARGET + m / 100)).set_ylabel(
+        "margin (test images)")
+    gpu = any(_machine(r).get("device") == "cuda" for r in records)
+    where = f"on {types[0]}" if len(types) == 1 else f"pooled over {len(types)} {'GPU' if gpu else 'CPU'} types"
+    ax.set_title(f"{title}, {where}: target met on {met}/{len(records)}", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    fig.legend(handles=handles, fontsize=7, ncol=2, loc="outside lower center")
+    misses = [(spot, lowest, r) for spot, lowest, _, r in seeds if not r["target_met"]]
+    _label_apart(ax, [(spot, lowest) for spot, lowest, _ in misses], [str(r["seed"]) for _, _, r in misses],
+                 [(spot, lowest) for spot, lowest, _, _ in seeds], offset=(0, -7), ha="center", va="top",
+                 fontsize=7, fontweight="bold")
+    return fig
 
 
 def plot_seeds(title, records, path):
-    """Every seed's test accuracy per epoch on one chart: the last-5 window shaded, the 99.40% line drawn.
-    `title` names the net (model and parameters) and where it ran."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    epochs = len(records[0]["epochs"])
-    ax.axvspan(epochs - LAST_EPOCHS + 0.5, epochs + 0.5, color="gold", alpha=0.25,
-               label=f"last {LAST_EPOCHS} epochs")
-    named = len(records) <= 10  # a legend of more seeds would cover the window: then only misses are named
-    colours = plt.get_cmap("tab10" if named else "tab20").colors
-    misses = 0
-    for r, colour in zip(records, itertools.cycle(colours)):
-        missed = not r["target_met"]  # drawn black and thick, a dash apiece: a miss stands out from any colour
-        ax.plot([m["epoch"] for m in r["epochs"]], [m["test_accuracy"] for m in r["epochs"]], marker=".",
-                linewidth=2.2 if missed else 1, color="black" if missed else colour, zorder=3 if missed else 2,
-                linestyle=MISS_DASHES[misses % len(MISS_DASHES)] if missed else "-",
-                label=f"seed {r['seed']} (missed)" if missed else f"seed {r['seed']}" if named else None)
-        misses += missed
-    met = sum(r["target_met"] for r in records)
-    if not named and met:
-        ax.plot([], [], color="grey", linewidth=1, label=f"the {met} seeds that held, a colour each")
-    ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1, label=f"{TARGET:.2f}%")
-    ax.set(ylim=SEEDS_YRANGE, xlim=(2.5, epochs + 0.5), xlabel="epoch (1-2 off the chart, below its range)",
-           ylabel="test accuracy (%)", xticks=range(3, epochs + 1))
-    ax.set_title(f"{title}: target met on {met}/{len(records)} seeds", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2 if named else 1, loc="lower right")
-    fig.tight_layout()
+    fig = seeds_figure(title, records)
     fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _pyplot().close(fig)
+
+
+def _machine(record):
+    """Where a run ran: its provenance, or the record itself in runs older than provenance."""
+    return record.get("provenance", record)
+
+
+def _device_name(record):
+    return _machine(record).get("device_name") or "machine type not recorded"
+
+
+def _sweeps(records):
+    """Runs of consecutive seeds on one machine type and thread count: one command's seeds each."""
+    groups = []
+    for r in records:
+        last = groups[-1][-1] if groups else None
+        if last and r["seed"] == last["seed"] + 1 and _setup(r) == _setup(last):
+            groups[-1].append(r)
+        else:
+            groups.append([r])
+    return groups
+
+
+def _setup(record):
+    return _device_name(record), _machine(record).get("threads")
+
+
+def _seed_span(group):
+    first, last = group[0]["seed"], group[-1]["seed"]
+    return f"{first}–{last}" if last > first else str(first)
+
+
+def _held(records, device_name):
+    mine = [r for r in records if _device_name(r) == device_name]
+    return f"{sum(r['target_met'] for r in mine)}/{len(mine)}"
+
+
+def push_apart(boxes, obstacles=(), pad=2.0):
+    """How far up (or down, if negative) each label box must move so that no two labels overlap and none
+    covers an obstacle, each moved as little as it can be: the labels are placed highest first, each at
+    the nearest free height, just above or below whatever it would cover. Boxes and obstacles are
+    (x0, y0, x1, y1), y upwards, in one unit."""
+    placed, shifts = list(obstacles), [0.0] * len(boxes)
+    for i in sorted(range(len(boxes)), key=lambda i: -boxes[i][3]):
+        x0, y0, x1, y1 = boxes[i]
+        beside = [b for b in placed if b[0] < x1 + pad and x0 < b[2] + pad]  # what a vertical move can meet
+        free = [shift for shift in [0.0] + [b[1] - pad - y1 for b in beside] + [b[3] + pad - y0 for b in beside]
+                if not any(b[1] < y1 + shift + pad and y0 + shift < b[3] + pad for b in beside)]
+        shifts[i] = min(free, key=lambda shift: (abs(shift), shift))  # a tie goes down
+        placed.append((x0, y0 + shifts[i], x1, y1 + shifts[i]))
+    return shifts
+
+
+def _label_apart(ax, points, texts, spots=(), offset=(0, -7), marker=4, **style):
+    """Each text at `offset` points from its point (data coordinates), moved inside the axes' width and
+    then up or down where it would cover another label or a marker at `spots` (`marker` points across
+    each way); a moved label keeps a line to its point. Call it last: it measures the drawn figure, then
+    holds its layout still."""
+    fig = ax.figure
+    fig.draw_without_rendering()  # the layout and the scales as they will be saved
+    fig.set_layout_engine("none")
+    renderer, scale = fig.canvas.get_renderer(), fig.dpi / 72  # pixels per point
+    left, right = ax.get_window_extent(renderer).intervalx
+    boxes, inward = [], []
+    for point, text in zip(points, texts):
+        probe = ax.annotate(text, point, textcoords="offset points", xytext=offset, annotation_clip=False, **style)
+        x0, y0, x1, y1 = probe.get_window_extent(renderer).extents
+        probe.remove()
+        inward.append(max(left - x0, 0) + min(right - x1, 0))
+        boxes.append((x0 + inward[-1], y0, x1 + inward[-1], y1))
+    reach = marker * scale
+    obstacles = [(x - reach, y - reach, x + reach, y + reach)
+                 for x, y in (ax.transData.transform(spots) if spots else [])]
+    leader = dict(arrowstyle="-", color=style.get("color", "black"), linewidth=0.6, alpha=0.6, shrinkB=3)
+    for point, text, dx, dy in zip(points, texts, inward, push_apart(boxes, obstacles, pad=scale)):
+        moved = (offset[0] + dx / scale, offset[1] + dy / scale)
+        ax.annotate(text, point, textcoords="offset points", xytext=moved,
+                    arrowprops=leader if max(abs(dx), abs(dy)) > scale else None, annotation_clip=False, **style)
 
 
 def plot_frontier(trials, sweeps, named, path):
+    fig = frontier_figure(trials, sweeps, named)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+
+
+def frontier_figure(trials, sweeps, named):
     """The frontier in two panels over one parameter axis. Above, the headline: the share of each
     fresh-seed sweep's seeds that held the target, with its 95% interval and K/N beside it. Below, the
     lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
     mean as a marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are
     hollow and off the lines; the reference write-up's net's mean is grey and off them too, since it
     is the net to beat, not a point of the search. `named`: {params: model} of the nets to name at their
-    points."""
+    points. Returns the figure."""
     plt = _pyplot()
-    fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 6.8), sharex=True, gridspec_kw={"height_ratios": [2, 3]})
+    fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 7.6), sharex=True, gridspec_kw={"height_ratios": [2, 3]},
+                                     layout="constrained")
     nets = sorted(sweeps.items(), key=lambda item: (item[0][1], -len(item[1])))
     params = [p for (_, p), _ in nets]
     short = [len(lowest) < FULL_SWEEP for _, lowest in nets]
@@ -176,7 +291,7 @@ def plot_frontier(trials, sweeps, named, path):
         panel.plot(*pick(on_line), color="tab:red", marker="D", markersize=6, linewidth=1, zorder=4, **label)
         panel.scatter(*pick(short), marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
         panel.scatter(*pick(reference), marker="D", s=36, color="dimgrey", zorder=4)
-    _chance_panel(chance, nets, draw)
+    labels = _chance_panel(chance, nets, draw)
     _accuracy_panel(ax, trials, nets, named, draw)
     for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): "
                                                    "the write-up's claim, one run"),
@@ -185,14 +300,18 @@ def plot_frontier(trials, sweeps, named, path):
             panel.axvline(x, color="grey", linestyle=style, linewidth=1, label=text if panel is ax else None)
     for panel in (chance, ax):
         panel.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    fig.legend(handles=chance.get_legend_handles_labels()[0] + ax.get_legend_handles_labels()[0], fontsize=7,
+               ncol=2, loc="outside lower center")
+    paper = dict(boxstyle="square,pad=0.1", facecolor="white", edgecolor="none", alpha=0.75)  # lines under it fade
+    _label_apart(chance, *labels, offset=(9, -3), ha="left", va="top", fontsize=8, color="tab:red", zorder=5,
+                 bbox=paper)
+    return fig
 
 
 def _chance_panel(panel, nets, draw):
-    """The share of each sweep's seeds that held, its 95% interval as a bar, K/N beside it."""
+    """The share of each sweep's seeds that held, its 95% interval as a bar, the fitted hold rate beside
+    it, and the goal; returns the K/N labels to place (their points and texts) and the markers to keep
+    them off."""
     params = [p for (_, p), _ in nets]
     met = [sum(map(accuracy_holds, lowest.values())) for _, lowest in nets]
     held = [100 * k / len(lowest) for k, (_, lowest) in zip(met, nets)]
@@ -207,21 +326,17 @@ def _chance_panel(panel, nets, draw):
                    yerr=[[100 * (rate - lo) for rate, lo, _ in fits], [100 * (hi - rate) for rate, _, hi in fits]],
                    fmt="s", markersize=4, color="tab:blue", ecolor="tab:blue", alpha=0.8, capsize=2, zorder=4,
                    label="hold rate from a normal fit of the seeds' margins in images")
-    panel.legend(fontsize=7, loc="lower right")
-    for i, (x, y, k, (_, lowest)) in enumerate(zip(params, held, met, nets)):
-        # K/N below its point; beside it, away from a sweep too close to share the space below; above it
-        # when sweeps crowd it on both sides
-        after = i > 0 and x - params[i - 1] < CROWDED
-        before = i + 1 < len(params) and params[i + 1] - x < CROWDED
-        offset, align = (((0, 7), "center") if after and before else ((7, -3), "left") if after
-                         else ((-7, -3), "right") if before else ((0, -14), "center"))
-        panel.annotate(f"{k}/{len(lowest)}", (x, y), textcoords="offset points", xytext=offset, ha=align,
-                       fontsize=8, color="tab:red")
-    panel.axhline(90, color="grey", linestyle="--", linewidth=1)
+    panel.fill_between([0, GOAL_PARAMS], GOAL_FITTED, 200, color="tab:green", alpha=0.12, zorder=1,
+                       label=f"the goal (shaded; dashed: {GOAL_FITTED}%): at most {GOAL_PARAMS:,} params,\n"
+                             f"a fitted hold rate (blue) of {GOAL_FITTED}% or more, {GOAL_SEEDS} fresh seeds held")
+    panel.axhline(GOAL_FITTED, color="tab:green", linestyle="--", linewidth=1)
     panel.set(ylim=(-18, 108), ylabel="fresh seeds that held (%)",
               title=f"How few parameters hold {TARGET:.2f}% on each of the last {LAST_EPOCHS} epochs "
-                    f"(bars: 95% intervals; dashed: 9 in 10)")
+                    "(bars: 95% intervals)")
     panel.title.set_fontsize(10)
+    points = list(zip(params, held))
+    return points, [f"{k}/{len(lowest)}" for k, (_, lowest) in zip(met, nets)], \
+        points + [(x, 100 * rate) for x, (rate, _, _) in zip(shifted, fits)]
 
 
 def _accuracy_panel(ax, trials, nets, named, draw):
@@ -232,7 +347,7 @@ def _accuracy_panel(ax, trials, nets, named, draw):
                label="tuning trials, CPU and GPU (a dot per seed)")
     for (_, x), lowest in nets:
         ax.scatter([x] * len(lowest), list(lowest.values()), s=14, color="tab:red", alpha=0.45, zorder=3)
-    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds; hollow: stopped before {FULL_SWEEP}; "
+    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds;\nhollow: stopped before {FULL_SWEEP}; "
                           "grey: the reference's net)")
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1)
     shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]

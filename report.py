@@ -49,7 +49,7 @@ TRIAL_FILES = ("search.jsonl", "fifth-push.jsonl")
 # The write-up this project grew from, as far as it identifies itself (its title; it names no author, date or
 # address): its best net's parameter count and the test accuracy of each of its 15 epochs, from its section
 # "Model3" (its log counts epochs from 0) and its "Best Model Architecture".
-REFERENCE = {"title": "Assignment – SESSION 6: MNIST Model Experiments", "params": 6136,
+REFERENCE = {"title": "MNIST Model Experiments", "params": 6136,
              "variant": "ref6136-onecycle-ema",
              "test_accuracy": [98.08, 98.59, 98.96, 98.96, 99.23, 99.24, 99.37, 99.37, 99.41, 99.43, 99.42, 99.40,
                                99.42, 99.40, 99.40]}

@@ -204,7 +204,7 @@ def check_token(address, no_auth):
     refuses this process's: Ray itself would retry for a minute and then name neither, or crash."""
     if not no_auth and lets_in(address, without_token(os.environ)):
         raise UserError(f"the Ray cluster at {address} lets in clients without a token, so anyone who reaches it can "
-                        "run code on its machines: start its nodes with RAY_AUTH_MODE=token (README, \"On many "
+                        "run code on its machines: start its nodes with RAY_AUTH_MODE=token (docs/speed.md, \"On many "
                         "machines\"), or give --no-auth to use it all the same")
     source = token_source()
     if source is None and (os.environ.get("RAY_AUTH_MODE") == "token" or not lets_in(address, dict(os.environ))):

@@ -171,7 +171,7 @@ def test_a_cluster_without_a_token_is_refused_in_one_line_and_taken_with_no_auth
             assert train.main(command) == 1
             assert capsys.readouterr().err == (
                 f"error: the Ray cluster at {address} lets in clients without a token, so anyone who reaches it can "
-                "run code on its machines: start its nodes with RAY_AUTH_MODE=token (README, \"On many machines\"), "
+                "run code on its machines: start its nodes with RAY_AUTH_MODE=token (docs/speed.md, \"On many machines\"), "
                 "or give --no-auth to use it all the same\n")
             taken = subprocess.run([sys.executable, "train.py", *command, "--no-auth"], cwd=ROOT, env=bare,
                                    capture_output=True, text=True, timeout=180)

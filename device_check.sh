@@ -19,7 +19,7 @@
 # installed, their wheels in ./wheels; both paths are git-ignored. Prepare them here, then run it there:
 #   mkdir -p data && cp -r ../shared/data/MNIST data/
 #   pip download torchsummary==1.5.1 --no-deps -d wheels
-#   pip download "ray>=2.9" -d wheels           # for --ray only
+#   pip download "ray>=2.52" -d wheels           # for --ray only
 # Logs go to $OUT (or ./runs/device-check); runs to ./runs/device-check.
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -30,11 +30,14 @@ python=$(command -v python || command -v python3)  # some images have only pytho
 status=0
 
 step() { echo; echo "== $*"; }
+# A time counts only for a step that had the GPU to itself (docs/speed.md): say what else computes on it.
+others() { echo "other processes on the GPU: $(nvidia-smi --query-compute-apps=pid --format=csv,noheader | grep -c .)"; }
 
 step "machine"
 "$python" -c "import torchsummary" 2>/dev/null || "$python" -m pip install --quiet --no-index wheels/*.whl
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 "$python" -c "import torch; print('torch', torch.__version__, '| CUDA', torch.version.cuda, '|', torch.cuda.get_device_name())"
+others
 
 if [[ "${1:-}" == "--sweeps" ]]; then
     shift
@@ -76,6 +79,7 @@ step "CUDA tests"
 timeout 150 "$python" -m pytest -q -k cuda tests || status=1
 
 step "python train.py --model model3 --data-dir data --device cuda (seed 1, the recipe)"
+others
 began=$(date +%s.%N)
 timeout 100 "$python" train.py --model model3 --data-dir data --device cuda --no-download --out "$runs" \
     > "$logs/model3-cuda.log" 2>&1 || status=1
@@ -88,6 +92,7 @@ step "python bench.py --data-dir data --device cuda --profile"
 timeout 60 "$python" bench.py --data-dir data --device cuda --profile || status=1
 
 step "python bench.py --data-dir data --device cuda"
+others
 timeout 200 "$python" bench.py --data-dir data --device cuda || status=1
 
 exit $status

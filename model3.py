@@ -8,7 +8,7 @@ Parameters: 7,656.
 Result (results/runs/model3-seed1/metrics.json and its fresh seeds' runs beside it, written into
 this docstring by report.py): 7,656 parameters. Seed 1: best test accuracy 99.50% (epoch 15), last 5
 epochs 99.44 99.45 99.44 99.47 99.50: target met. Fresh seeds 1001-1010: target met on 10/10
-(72-100%); hold rate from the margins >99.9% (99.8->99.9%); lowest of the last 5 epochs 99.481 ±
+(72-100%); hold rate from the margins >99.9% (at least 99.8%); lowest of the last 5 epochs 99.481 ±
 0.024, worst seed 1002 at 99.45%.
 
 Analysis: one 5x5 conv looks at the full-size image and is pooled at once, so the 3x3 convs that

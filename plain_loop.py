@@ -30,7 +30,7 @@ import train
 from data import DataError, load_mnist, resolve_data_dir
 from engine import Options, UserError, count_params, fit
 from experiments import load_experiment, model_names, model_path
-from records import model_sha256, provenance
+from records import load_trials, model_sha256, provenance
 from sweeps import Run, Where, run_all
 from verdict import min_last
 
@@ -70,15 +70,10 @@ def plain_run(name, seed, *, folder, data):
             "seconds": round(sum(m["seconds"] for m in epochs), 1)}
 
 
-def done_runs(results):
-    path = Path(results)
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
 def pending(models, seeds, results, threads):
     """The (model, seed) runs the results file lacks on this code, torch, CPU type and thread count."""
     here = {**provenance(None, torch.device("cpu")), "threads": threads}
-    have = {(row["model"], row["seed"]) for row in done_runs(results)
+    have = {(row["model"], row["seed"]) for row in load_trials(results)
             if all(row[key] == (model_sha256(model_path(row["model"])) if key == "model_sha256" else here[key])
                    for key in SAME_RUN)}
     return [(name, seed) for name in models for seed in seeds if (name, seed) not in have]
@@ -128,7 +123,7 @@ def main(argv=None):
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    rows = [row for row in done_runs(args.results) if row["model"] in args.models and row["seed"] in args.seeds]
+    rows = [row for row in load_trials(args.results) if row["model"] in args.models and row["seed"] in args.seeds]
     for name in args.models:
         mine = [row for row in rows if row["model"] == name]
         mins = [row["min_last"] for row in mine]

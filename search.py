@@ -147,6 +147,9 @@ VARIANTS = {
     "p3918-tta-settled-fade-b64": ("frontier", "tta:8k,P,10,10,10,11", SETTLED_FADE_B64),
     # The levers that pass the rule, combined (docs/frontier.md).
     "p3918-deskew-tta-settled-fade-b64": ("frontier", "deskew+tta:8k,P,10,10,10,11", SETTLED_FADE_B64),
+    # The winning lever elsewhere: test-time shifts on the 4,820 and 3,157 nets, each against itself without them.
+    "p4820-tta-settled-fade-b64": ("frontier", "tta:8k,P,10,12,12,12", SETTLED_FADE_B64),
+    "p3157-tta-settled-fade-b64": ("frontier", "tta:7k,P,8p,8,8,8,8", SETTLED_FADE_B64),
     # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),
     # and the 3,918 net learning from its soft labels at two temperatures.
     "teacher-p33264-onecycle-ema-e20": ("teacher", "16k,P,32,32,32,32", {**ONE_CYCLE_EMA, "epochs": 20}),

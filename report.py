@@ -37,7 +37,7 @@ import plots
 from evidence import (MODELS, SHARED_LOAD, command, cpu_type, current_sweep, describe_recipe, fitted, held,
                       is_fresh, load_runs, load_trial_log, margins, relative, runs_todays_code, seed_text,
                       shared_machine, shown_run, spread)
-from records import finished_record, load_trials, summary_of
+from records import finished_record, load_trials, model_sha256, summary_of
 from research_pages import all_sweeps, frontier_blocks, trials_blocks
 from speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
 from verdict import LAST_EPOCHS, accuracy_holds, fitted_hold_rate, margin, min_last, target_met, wilson
@@ -171,17 +171,22 @@ def result_text(model, runs, root, plain=()):
         if len(by_cpu) > 1:
             text += " By CPU type: " + "; ".join(f"{name}: {held(values)}, from the margins {fitted(values)}"
                                                  for name, values in by_cpu.items()) + "."
-    return text + alone_text(model, plain)
+    return text + alone_text(model, plain, root)
 
 
-def alone_rows(plain, model):
-    """The runs of a model file alone (plain_loop.py) on its fresh seeds, in seed order."""
-    return sorted((r for r in plain if r["model"] == model and is_fresh(r)), key=lambda r: r["seed"])
+def alone_rows(plain, model, root):
+    """The runs of a model file alone (plain_loop.py) on its fresh seeds, in seed order: those of today's file
+    (its code by its hash; all of them where the file is absent), since a file that changed its net has not
+    run alone yet."""
+    path = Path(root) / f"{model}.py"
+    today = model_sha256(path) if path.is_file() else None
+    return sorted((r for r in plain if r["model"] == model and is_fresh(r) and today in (None, r.get("model_sha256"))),
+                  key=lambda r: r["seed"])
 
 
-def alone_text(model, plain):
+def alone_text(model, plain, root):
     """What the model file alone reaches, by the write-up's plain loop: a sentence, or '' where it has not run."""
-    rows = alone_rows(plain, model)
+    rows = alone_rows(plain, model, root)
     if not rows:
         return ""
     lowest = [r["min_last"] for r in rows]
@@ -192,13 +197,13 @@ def alone_text(model, plain):
             f"{LAST_EPOCHS} epochs {spread(lowest)}, worst seed {worst['seed']} at {worst['min_last']:.2f}%.")
 
 
-def alone_table(runs, plain):
+def alone_table(runs, plain, root):
     """Markdown: each model file that ran alone, by the plain loop, beside the same file with its RECIPE
     through fit, on their fresh seeds."""
     lines = ["| model | trained by | fresh seeds | target met (95% interval) | lowest of last 5: mean ± std | "
              "worst seed |", "| --- | --- | --- | --- | --- | --- |"]
     for model in MODELS:
-        rows, shown = alone_rows(plain, model), shown_run(runs, model)
+        rows, shown = alone_rows(plain, model, root), shown_run(runs, model)
         if not rows or shown is None:
             continue
         swept = current_sweep(runs, model, shown)
@@ -257,7 +262,7 @@ def reference_text(trials):
 
 def readme_blocks(runs, root, results, trials, plain):
     blocks = {"results": results_table(runs), "run-times": run_times(runs, results),
-              "reference": reference_text(trials), "alone": alone_table(runs, plain)}
+              "reference": reference_text(trials), "alone": alone_table(runs, plain, root)}
     for model in MODELS:
         shown = shown_run(runs, model)
         if shown is None:
@@ -273,7 +278,7 @@ def docstring_result(model, runs, root, plain=()):
     """The Result paragraph of a model file's docstring: the README's Result, with where it comes from."""
     shown = shown_run(runs, model)
     sources = " and its fresh seeds' runs beside it" if current_sweep(runs, model, shown) else ""
-    sources += "; results/plain-loop.jsonl" if alone_rows(plain, model) else ""
+    sources += "; results/plain-loop.jsonl" if alone_rows(plain, model, root) else ""
     text = (f"Result (results/runs/{shown['path'].name}/metrics.json{sources}, written into this docstring by "
             f"report.py): {result_text(model, runs, root, plain)}")
     return textwrap.fill(text.replace("–", "-"), width=100, break_on_hyphens=False)

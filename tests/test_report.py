@@ -613,7 +613,7 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
         fake_run(results / "runs", "model3", seed, [99.0] * 10 + [last] * 5, params=7656)
     runs = evidence.load_runs(results / "runs")
     plain = [alone_run("model3", 1101, 99.41), alone_run("model3", 1102, 99.31), alone_run("model3", 1, 99.9)]
-    table = report.alone_table(runs, plain).splitlines()
+    table = report.alone_table(runs, plain, tmp_path).splitlines()
     assert table[2] == "| model3 | `fit` with its RECIPE | 1001–1002 | 2/2 (34–100%) | 99.470 ± 0.042 | 1002: 99.44 |"
     assert table[3] == ("| model3 | the plain loop, the file alone | 1101–1102 | 1/2 (9–91%) | 99.360 ± 0.071 | "
                         "1102: 99.31 |")  # tuning seed 1 is not evidence
@@ -621,7 +621,13 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
     assert text.endswith("on fresh seeds 1101–1102: target met on 1/2 (9–91%); lowest of the last 5 epochs "
                          "99.360 ± 0.071, worst seed 1102 at 99.31%.")
     assert "plain loop" not in report.result_text("model3", runs, tmp_path, [])
-    assert report.alone_table(runs, []).startswith("No model file has run alone yet")
+    assert report.alone_table(runs, [], tmp_path).startswith("No model file has run alone yet")
+    (tmp_path / "model3.py").write_text('"""Docstring."""\nNET = 1\n')
+    today = {"model_sha256": records.model_sha256(tmp_path / "model3.py")}
+    plain = [{**alone_run("model3", 1101, 99.41), **today},
+             {**alone_run("model3", 1102, 99.31), "model_sha256": "an older net"}]
+    assert report.alone_table(runs, plain, tmp_path).splitlines()[3].startswith(
+        "| model3 | the plain loop, the file alone | 1101 | 1/1 ")  # the run of a file whose net has changed is not shown
 
 
 def test_a_distilled_recipe_names_its_teacher_and_what_training_it_cost(tmp_path, monkeypatch):

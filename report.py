@@ -200,8 +200,8 @@ def alone_text(model, plain, root):
 def alone_table(runs, plain, root):
     """Markdown: each model file that ran alone, by the plain loop, beside the same file with its RECIPE
     through fit, on their fresh seeds."""
-    lines = ["| model | trained by | fresh seeds | target met (95% interval) | lowest of last 5: mean ± std | "
-             "worst seed |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| model | trained by | fresh seeds | CPU type | target met (95% interval) | "
+             "lowest of last 5: mean ± std | worst seed |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for model in MODELS:
         rows, shown = alone_rows(plain, model, root), shown_run(runs, model)
         if not rows or shown is None:
@@ -209,12 +209,15 @@ def alone_table(runs, plain, root):
         swept = current_sweep(runs, model, shown)
         if swept:
             sweep, lowest, worst = swept
+            cpus = "; ".join(sorted({cpu_type(r) for r in sweep}))
             lines.append(f"| {model} | `fit` with its RECIPE | {seed_text(sorted(r['seed'] for r in sweep))} | "
-                         f"{held(lowest)} | {spread(lowest)} | {worst['seed']}: {min_last(worst['epochs']):.2f} |")
+                         f"{cpus} | {held(lowest)} | {spread(lowest)} | "
+                         f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
         lowest = [r["min_last"] for r in rows]
         worst = min(rows, key=lambda r: r["min_last"])
+        cpus = "; ".join(sorted({cpu_type({"provenance": r}) for r in rows}))
         lines.append(f"| {model} | the plain loop, the file alone | {seed_text([r['seed'] for r in rows])} | "
-                     f"{held(lowest)} | {spread(lowest)} | {worst['seed']}: {worst['min_last']:.2f} |")
+                     f"{cpus} | {held(lowest)} | {spread(lowest)} | {worst['seed']}: {worst['min_last']:.2f} |")
     return "\n".join(lines) if len(lines) > 2 else "No model file has run alone yet (plain_loop.py)."
 
 

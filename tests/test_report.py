@@ -604,7 +604,7 @@ def test_how_long_a_run_takes_comes_from_runs_that_had_their_machine_to_themselv
 
 
 def alone_run(model, seed, lowest):
-    return {"model": model, "seed": seed, "min_last": lowest, "target_met": lowest >= 99.4}
+    return {"model": model, "seed": seed, "min_last": lowest, "target_met": lowest >= 99.4, "device_name": "CPU B"}
 
 
 def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_path):
@@ -614,8 +614,9 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
     runs = evidence.load_runs(results / "runs")
     plain = [alone_run("model3", 1101, 99.41), alone_run("model3", 1102, 99.31), alone_run("model3", 1, 99.9)]
     table = report.alone_table(runs, plain, tmp_path).splitlines()
-    assert table[2] == "| model3 | `fit` with its RECIPE | 1001–1002 | 2/2 (34–100%) | 99.470 ± 0.042 | 1002: 99.44 |"
-    assert table[3] == ("| model3 | the plain loop, the file alone | 1101–1102 | 1/2 (9–91%) | 99.360 ± 0.071 | "
+    assert table[2] == ("| model3 | `fit` with its RECIPE | 1001–1002 | AMD EPYC, family 25, model 17, AVX512 | 2/2 (34–100%) "
+                        "| 99.470 ± 0.042 | 1002: 99.44 |")
+    assert table[3] == ("| model3 | the plain loop, the file alone | 1101–1102 | CPU B | 1/2 (9–91%) | 99.360 ± 0.071 | "
                         "1102: 99.31 |")  # tuning seed 1 is not evidence
     text = report.result_text("model3", runs, tmp_path, plain)
     assert text.endswith("on fresh seeds 1101–1102: target met on 1/2 (9–91%); lowest of the last 5 epochs "
@@ -627,7 +628,7 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
     plain = [{**alone_run("model3", 1101, 99.41), **today},
              {**alone_run("model3", 1102, 99.31), "model_sha256": "an older net"}]
     assert report.alone_table(runs, plain, tmp_path).splitlines()[3].startswith(
-        "| model3 | the plain loop, the file alone | 1101 | 1/1 ")  # the run of a file whose net has changed is not shown
+        "| model3 | the plain loop, the file alone | 1101 | CPU B | 1/1 ")  # the run of a file whose net has changed is not shown
 
 
 def test_a_distilled_recipe_names_its_teacher_and_what_training_it_cost(tmp_path, monkeypatch):

@@ -228,11 +228,12 @@ def cpu_type(record):
 
 
 def command(model, seeds, record):
-    threads = "OMP_NUM_THREADS=1 " if record.get("provenance", {}).get("threads") == 1 else ""
+    # One thread is not the default (the cores are), so the command says so; OMP_NUM_THREADS would not.
+    threads = " --threads 1" if record.get("provenance", {}).get("threads") == 1 else ""
     device = " --device cuda" if device_of(record) == "cuda" else ""
     if len(seeds) == 1:
-        return f"{threads}python train.py --model {model}{'' if seeds[0] == 1 else f' --seed {seeds[0]}'}{device}"
-    return f"{threads}python train.py --model {model} --seeds {seed_text(seeds).replace('–', '-')}{device}"
+        return f"python train.py --model {model}{'' if seeds[0] == 1 else f' --seed {seeds[0]}'}{threads}{device}"
+    return f"python train.py --model {model} --seeds {seed_text(seeds).replace('–', '-')}{threads}{device}"
 
 
 def shared_machine(record):

@@ -1,5 +1,5 @@
 """Experiment 4: how few parameters still hold the target on at least 18 of 20 fresh seeds? model3's
-layout, its last convs thinned, with model3's recipe.
+layout, its 3x3 convs thinned, with model3's recipe.
 
 Target: at most 8,000 parameters (goal: at most 4,000), at most 15 epochs, at least 99.40% test
 accuracy on each of the last 5 epochs, on at least 18 of 20 fresh seeds never used for a choice,

@@ -86,7 +86,8 @@ def cross_cpu_table(runs, others):
         swept = next((r for r in runs.get((other["model"], "cpu"), []) if r["seed"] == other["seed"]
                       and r["params"] == other["params"]), None)
         if swept is not None:
-            lines.append(f"| {other['model']} | {other['seed']} | {other['provenance']['threads']} | "
+            lines.append(f"| {net_name(runs, other['model'], other['params'])} | {other['seed']} | "
+                         f"{other['provenance']['threads']} | "
                          f"{swept['provenance']['device_name']}: {min_last(swept['epochs']):.2f} | "
                          f"{other['provenance']['device_name']}, {other['provenance']['cpu_capability']}: "
                          f"{min_last(other['epochs']):.2f} |")

@@ -201,7 +201,7 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     assert lines[-1] == verdict.target_met(5000, shown["epochs"])[1]
     text = (root / "docs" / "trials.md").read_text()  # the sweeps' summaries, one click away
     assert "$ python train.py --model model3 --seeds 1001-1002" in text
-    assert "$ OMP_NUM_THREADS=1 python train.py --model model3 --seed 1003" in text
+    assert "$ python train.py --model model3 --seed 1003 --threads 1" in text
     assert "target met on 1/2 seeds; lowest of the last 5 epochs 99.440 +- 0.085, worst seed 1002 (99.38)" in text
     assert "cpu (AMD EPYC, family 25, model 17), 2 threads, torch 2.14.1; commit 1234567890ab\n" in text
     assert "sha256" not in text  # no model file here: no hash to show

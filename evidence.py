@@ -15,6 +15,13 @@ from verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("model1", "model2", "model3", "model4")
+# The code hashes (records.model_sha256) that model files ran for an earlier net of the size of a later one:
+# model4's 4,820 net without test-time shifts, before the same layers with them.
+SAME_SIZE_EARLIER = {"model4": {"273a17f2085c233ea083f15d144797134c26502f01ec90efa39baaad593c149f",
+                                "2a38d50a9b8c5a2b1e6bd345cbe76728cc98158fa6d9bffba566ef532028e980",
+                                "6633227b317ebf6432fa1f477c4b0b3034bf0a50174f354357462841acd9dc01",
+                                "d7aa8e3049960434b66cf775dc53af12dab0a877c12d9871fd1cfd3825354ad7",
+                                "dc02f346e61bb72f22e86b79b6345e1e69c5022d34a9a2eeb1cc0dce5ca6f462"}}
 FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds start here
 SHARED_LOAD = 0.75  # a 1-minute load this far above a run's own threads at its end: other work shared the machine
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
@@ -70,24 +77,40 @@ def is_fresh(row):
     return row["seed"] >= FRESH_SEEDS_FROM
 
 
+def todays_net(runs, model):
+    """Whether a record of a model file ran the net the file has today: a function of a record. A net is
+    known by its size (its code's hash changes with every comment), except where an earlier net had the
+    same size: then by the code hashes listed in SAME_SIZE_EARLIER."""
+    earlier = SAME_SIZE_EARLIER.get(model, set())
+    cpu = [r for r in runs.get((model, "cpu"), []) if code_of(r) not in earlier]
+    shown = next((r for r in cpu if r["seed"] == 1), cpu[0] if cpu else None)
+    return lambda r: shown is not None and r["params"] == shown["params"] and code_of(r) not in earlier
+
+
+def code_of(record):
+    return record.get("provenance", {}).get("model_sha256")
+
+
 def shown_run(runs, model):
-    """The run an experiment's section shows: its default command's (seed 1, CPU), else its first."""
-    records = runs.get((model, "cpu"), [])
+    """The run an experiment's section shows: its default command's (seed 1, CPU) of today's net, else the
+    first of today's net."""
+    records = [r for r in runs.get((model, "cpu"), []) if todays_net(runs, model)(r)]
     return next((r for r in records if r["seed"] == 1), records[0] if records else None)
 
 
-def net_name(runs, model, params):
-    """'model4', or 'model4, an earlier net' for a net the model file no longer has (model4 had three)."""
-    shown = shown_run(runs, model)
-    return model if shown is None or shown["params"] == params else f"{model}, an earlier net"
+def net_name(runs, model, record):
+    """'model4', or 'model4, an earlier net' for a record of a net the model file no longer has (model4 had
+    four)."""
+    return model if todays_net(runs, model)(record) else f"{model}, an earlier net"
 
 
-def sweeps_of(runs, model, params):
-    """The CPU sweeps of a model's net: its fresh-seed runs, one group per command (the same CPU, CPU
+def sweeps_of(runs, model):
+    """The CPU sweeps of a model's net today: its fresh-seed runs, one group per command (the same CPU, CPU
     type and thread count, consecutive seeds)."""
     groups = []
+    today = todays_net(runs, model)
     for r in runs.get((model, "cpu"), []):
-        if r["params"] != params or not is_fresh(r):
+        if not today(r) or not is_fresh(r):
             continue
         where = hardware(r)
         if groups and hardware(groups[-1][-1]) == where and r["seed"] == groups[-1][-1]["seed"] + 1:
@@ -100,7 +123,7 @@ def sweeps_of(runs, model, params):
 def current_sweep(runs, model, shown):
     """(runs, their lowest of the last 5, the worst run) over every CPU sweep of the net `shown` (an
     experiment's default run) has; None where it has none."""
-    sweep = [r for group in sweeps_of(runs, model, shown["params"]) for r in group]
+    sweep = [r for group in sweeps_of(runs, model) for r in group]
     if not sweep:
         return None
     return sweep, [min_last(r["epochs"]) for r in sweep], min(sweep, key=lambda r: min_last(r["epochs"]))

@@ -273,8 +273,8 @@ def frontier_figure(trials, sweeps, named):
     lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
     mean as a marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are
     hollow and off the lines; the reference write-up's net's mean is grey and off them too, since it
-    is the net to beat, not a point of the search. `named`: {params: model} of the nets to name at their
-    points. Returns the figure."""
+    is the net to beat, not a point of the search. `named`: the model files whose sweeps (by that name in
+    `sweeps`) are named at their points. Returns the figure."""
     plt = _pyplot()
     fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 7.6), sharex=True, gridspec_kw={"height_ratios": [2, 3]},
                                      layout="constrained")
@@ -357,9 +357,9 @@ def _accuracy_panel(ax, trials, nets, named, draw):
     if below:
         ax.annotate(f"{below} below {low:.2f}, not shown", (0.01, 0.95), xycoords="axes fraction", fontsize=7,
                     color="grey")
-    for x, model in named.items():
-        if x in params:
-            ax.annotate(model, (x, means[params.index(x)]), textcoords="offset points", xytext=(-8, -4),
+    for ((name, x), _), mean in zip(nets, means):
+        if name in named:
+            ax.annotate(name, (x, mean), textcoords="offset points", xytext=(-8, -4),
                         ha="right", va="top", fontsize=9, fontweight="bold", color="black", zorder=5)
     ax.set(xlabel="parameters", ylabel=f"lowest of the last {LAST_EPOCHS} epochs (%)")
     ax.set_xlim(min(params + [PUBLIC_SINGLE_RUN]) - 300, max(params) + 300)

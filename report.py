@@ -36,7 +36,7 @@ from pathlib import Path
 import plots
 from evidence import (MODELS, SHARED_LOAD, command, cpu_type, current_sweep, describe_recipe, fitted, held,
                       is_fresh, load_runs, load_trial_log, margins, relative, runs_todays_code, seed_text,
-                      shared_machine, shown_run, spread)
+                      shared_machine, shown_run, spread, todays_net)
 from records import finished_record, load_trials, model_sha256, summary_of
 from research_pages import all_sweeps, frontier_blocks, trials_blocks
 from speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
@@ -353,15 +353,15 @@ def write_pictures(runs, trials, assets, images):
                 plots.plot_misclassified(images, shown["mistakes"], assets / f"{model}-misclassified.png",
                                          plots.run_title(shown))
             made.add(f"{model}-misclassified.png")
+        today = todays_net(runs, model)
         for device, suffix in (("cpu", ""), ("cuda", "-cuda")):
-            group = [r for r in runs.get((model, device), []) if r["params"] == shown["params"] and is_fresh(r)]
+            group = [r for r in runs.get((model, device), []) if today(r) and is_fresh(r)]
             if len(group) > 1:
                 seeds = seed_text(sorted(r["seed"] for r in group))
                 plots.plot_seeds(f"{model}, {shown['params']:,} params, seeds {seeds}", group,
                                  assets / f"{model}{suffix}-seeds.png")
                 made.add(f"{model}{suffix}-seeds.png")
-    named = {params: model for model in MODELS if (shown := shown_run(runs, model))
-             for params in [shown["params"]]}
+    named = {model for model in MODELS if shown_run(runs, model)}
     sweeps = all_sweeps(runs, trials)
     if sweeps:
         plots.plot_frontier([r for r in trials if not is_fresh(r)], sweeps, named, assets / "frontier.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from evidence import (MODELS, SHARED_LOAD, command, cpu_type, current_sweep, describe_recipe, fitted, held,
                       is_fresh, margins, net_name, relative, runs_todays_code, seed_text, shared_machine, shown_run,
-                      spread, sweeps_of, teacher_text)
+                      spread, sweeps_of, teacher_text, todays_net)
 from recipe import SCHEMA, complete
 from records import describe_commit, model_sha256, summary_lines, summary_of
 from verdict import accuracy_holds, min_last
@@ -30,7 +30,7 @@ def model_sweeps(runs):
     for (model, device), records in runs.items():
         for r in records if device == "cpu" and model in MODELS else ():
             if is_fresh(r):
-                name = net_name(runs, model, r["params"])
+                name = net_name(runs, model, r)
                 sweeps.setdefault((name, r["params"]), {})[r["seed"]] = min_last(r["epochs"])
     return {key: dict(sorted(seeds.items())) for key, seeds in sorted(sweeps.items()) if len(seeds) > 1}
 
@@ -86,7 +86,7 @@ def cross_cpu_table(runs, others):
         swept = next((r for r in runs.get((other["model"], "cpu"), []) if r["seed"] == other["seed"]
                       and r["params"] == other["params"]), None)
         if swept is not None:
-            lines.append(f"| {net_name(runs, other['model'], other['params'])} | {other['seed']} | "
+            lines.append(f"| {net_name(runs, other['model'], swept)} | {other['seed']} | "
                          f"{other['provenance']['threads']} | "
                          f"{swept['provenance']['device_name']}: {min_last(swept['epochs']):.2f} | "
                          f"{other['provenance']['device_name']}, {other['provenance']['cpu_capability']}: "
@@ -296,10 +296,10 @@ def sweep_summaries(runs, root):
     blocks = {}
     for model in MODELS:
         shown = shown_run(runs, model)
-        groups = sweeps_of(runs, model, shown["params"]) if shown else []
+        groups = sweeps_of(runs, model) if shown else []
         if groups:
-            code = net_code_line(model, groups, [r for r in runs[(model, "cpu")] if r["params"] == shown["params"]],
-                                 root)
+            today = todays_net(runs, model)
+            code = net_code_line(model, groups, [r for r in runs[(model, "cpu")] if today(r)], root)
             blocks[f"{model}-sweeps"] = sweep_blocks(model, groups, lambda r: relative(
                 r["path"].parent, "docs/trials.md", root)) + (f"\n\n{code}" if code else "")
     return blocks

@@ -40,11 +40,11 @@ def gpu_sweeps_table(runs):
     for (model, device), records in runs.items():
         if device != "cuda":
             continue
-        for params in sorted({r["params"] for r in records}):
-            group = [r for r in records if r["params"] == params]
+        for name, params in sorted({(net_name(runs, model, r), r["params"]) for r in records}, key=lambda k: k[1]):
+            group = [r for r in records if (net_name(runs, model, r), r["params"]) == (name, params)]
             lowest = [min_last(r["epochs"]) for r in group]
             worst = min(group, key=lambda r: min_last(r["epochs"]))
-            lines.append(f"| {net_name(runs, model, params)} | {params:,} | {group[0]['provenance']['device_name']} | "
+            lines.append(f"| {name} | {params:,} | {group[0]['provenance']['device_name']} | "
                          f"{seed_text([r['seed'] for r in group])} | {held(lowest)} | {spread(lowest)} | "
                          f"{worst['seed']}: {min_last(worst['epochs']):.2f} |")
     return "\n".join(lines)

@@ -124,7 +124,7 @@ def test_the_frontier_keeps_crowded_labels_apart_and_draws_the_goal_where_it_is(
     def sweep(held):
         return {seed: 99.45 if seed - 5000 < held else 99.35 - seed % 3 / 100 for seed in range(5000, 5010)}
     sweeps = {("a", 3918): sweep(5), ("b", 3932): sweep(5), ("c", 3932): sweep(3), ("model4", 4820): sweep(9)}
-    fig = plots.frontier_figure([{"params": 3918, "min_last": 99.3}], sweeps, {4820: "model4"})
+    fig = plots.frontier_figure([{"params": 3918, "min_last": 99.3}], sweeps, {"model4"})
     chance = fig.axes[0]
     assert sorted(t.get_text() for t in chance.texts) == ["3/10", "5/10", "5/10", "9/10"]
     boxes = drawn_text_boxes(fig, chance)
@@ -643,3 +643,20 @@ def test_a_distilled_recipe_names_its_teacher_and_what_training_it_cost(tmp_path
     rows, _ = research_pages.lever_rows([base, student])
     assert rows[0]["changes"][0].startswith("teacher teacher-x (33,264 params") and \
         "`distill_temperature=2.0`" in rows[0]["changes"]
+
+
+def test_two_nets_of_one_size_are_told_apart_by_the_earlier_ones_code(tmp_path, monkeypatch):
+    monkeypatch.setitem(evidence.SAME_SIZE_EARLIER, "model4", {"ee" * 32})
+    results = tmp_path / "results" / "runs"
+    for seed in (6001, 6002):  # the earlier net: its own code, the same size
+        fake_run(results, "model4", seed, [99.0] * 10 + [99.3] * 5, params=4820)
+        record = json.loads((results / f"model4-seed{seed}" / "metrics.json").read_text())
+        record["provenance"]["model_sha256"] = "ee" * 32
+        (results / f"model4-seed{seed}" / "metrics.json").write_text(json.dumps(record))
+    for seed in (1, 6301, 6302):
+        fake_run(results, "model4", seed, [99.0] * 10 + [99.5] * 5, params=4820)
+    runs = evidence.load_runs(results)
+    sweep, lowest, _ = evidence.current_sweep(runs, "model4", evidence.shown_run(runs, "model4"))
+    assert [r["seed"] for r in sweep] == [6301, 6302] and lowest == [99.5, 99.5]
+    assert research_pages.model_sweeps(runs) == {("model4", 4820): {6301: 99.5, 6302: 99.5},
+                                                 ("model4, an earlier net", 4820): {6001: 99.3, 6002: 99.3}}

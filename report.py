@@ -319,19 +319,21 @@ def pooled_summary(model, records):
 def summary_files(runs, runs_dir):
     """{path: text, or None to remove}: each model file's net with fresh CPU seeds (and a record of where
     they ran), its pooled summary: <model>-summary.json for today's net, which train.py writes for a single
-    sweep, and <model>-<params>-summary.json for an earlier one (today's net's such file goes)."""
+    sweep, and <model>-<params>-summary.json for an earlier one (such a file of today's size goes, unless an
+    earlier net of that size has it)."""
     files = {}
     for model in MODELS:
-        shown = shown_run(runs, model)
-        today = shown["params"] if shown else None
-        records = [r for r in runs.get((model, "cpu"), []) if is_fresh(r) and "provenance" in r]
-        for params in sorted({r["params"] for r in records}):
-            group = [r for r in records if r["params"] == params]
-            name = f"{model}-summary.json" if params == today else f"{model}-{params}-summary.json"
+        today, shown = todays_net(runs, model), shown_run(runs, model)
+        groups = {}  # None: today's net; else an earlier net's size
+        for r in runs.get((model, "cpu"), []):
+            if is_fresh(r) and "provenance" in r:
+                groups.setdefault(None if today(r) else r["params"], []).append(r)
+        for params, group in sorted(groups.items(), key=lambda item: item[0] or 0):
+            name = f"{model}-summary.json" if params is None else f"{model}-{params}-summary.json"
             files[Path(runs_dir) / name] = json.dumps(pooled_summary(model, group), indent=2) + "\n" \
                 if len(group) > 1 else None
-        if today and (Path(runs_dir) / f"{model}-{today}-summary.json").is_file():
-            files[Path(runs_dir) / f"{model}-{today}-summary.json"] = None
+        if shown and shown["params"] not in groups:  # an earlier file of today's size, from before it was today's
+            files[Path(runs_dir) / f"{model}-{shown['params']}-summary.json"] = None
     return {path: text for path, text in files.items() if text is not None or path.is_file()}
 
 

@@ -9,8 +9,8 @@
 #       3. where a training epoch's time goes (bench.py --profile);
 #       4. bench.py on CUDA: the tensor pipeline against the classic one, the CUDA-graph step against
 #          the eager one, and whole processes.
-#   bash device_check.sh --sweeps [model3] [model4]   # their confirmation seeds on CUDA (1001-1010,
-#       6001-6010; both if none named): the ten seeds of a model at once, one process each, then each
+#   bash device_check.sh --sweeps [model3] [model4]   # their fresh seeds on CUDA (1001-1010,
+#       6301-6310; both if none named): the ten seeds of a model at once, one process each, then each
 #       sweep's own command, which reuses them and prints its summary.
 #   bash device_check.sh --ray      # many tiny nets on one GPU: model4 on 20 seeds at once on local Ray
 #       (--jobs 20 --gpus-per-run 0.05, 1 thread each) against one run alone, each a timed whole process.
@@ -41,7 +41,7 @@ others
 
 if [[ "${1:-}" == "--sweeps" ]]; then
     shift
-    declare -A seeds=([model3]="1001 1010" [model4]="6001 6010")
+    declare -A seeds=([model3]="1001 1010" [model4]="6301 6310")
     models=("$@")
     [[ ${#models[@]} -gt 0 ]] || models=(model3 model4)
     sweep=(train.py --data-dir data --device cuda --no-download --out "$runs/sweeps")

@@ -1,13 +1,14 @@
 """What a model file alone gives: its Net trained by the course write-up's plain loop, none of its RECIPE.
 
 A student who copies model3.py or model4.py into a notebook gets the layers, not the recipe that
-`fit` runs (the weight average, a one-cycle rate annealed to zero, shifts beside the rotations).
-This script measures what the layers alone reach: each run copies the model file, alone, into a
-fresh folder, imports it from there, and trains its Net with the loop of the write-up this project
-grew from: SGD at 0.01 with momentum 0.9, the rate cut tenfold every 6 epochs (StepLR), batch 128,
-random rotations of up to 7 degrees as the only augmentation, no weight decay, no weight average, 15
-epochs, the full test set after every epoch. The loop is written as a recipe (PLAIN) so that the
-batches, the rotations and the judgement are train.py's, and only the recipe differs.
+`fit` runs: the weight average, a one-cycle rate (for model4 settled before the window, with the
+augmentation faded out), shifts beside the rotations. This script measures what the layers alone
+reach: each run copies the model file, alone, into a fresh folder, imports it from there, and trains
+its Net with the loop of the write-up this project grew from: SGD at 0.01 with momentum 0.9, the
+rate cut tenfold every 6 epochs (StepLR), batch 128, random rotations of up to 7 degrees as the only
+augmentation, no weight decay, no weight average, 15 epochs, the full test set after every epoch.
+The loop is written as a recipe (PLAIN) so that the batches, the rotations and the judgement are
+train.py's, and only the recipe differs.
 
     python plain_loop.py --models model3,model4 --seeds 1-2                      # runs/plain-loop.jsonl
     python plain_loop.py --models model3 --seeds 1101-1110 --jobs 2 --threads 1 --results results/plain-loop.jsonl

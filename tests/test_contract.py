@@ -14,7 +14,7 @@ from conftest import ROOT
 from recipe import SCHEMA, RecipeError, complete
 from test_train import CODE
 
-GOOD = (ROOT / "model4.py").read_text()
+GOOD = (ROOT / "model3.py").read_text()  # a plain forward pass: each case below edits one line of it
 BROKEN_FILES = {
     "misspelled key": (GOOD.replace('"warmup": 2', '"warmups": 2'),
                        "model5.py: RECIPE: unknown key 'warmups'; valid keys: epochs, batch_size"),

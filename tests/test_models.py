@@ -30,7 +30,7 @@ def test_model_file_imports_only_torch(name):
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported == {"torch"}
+    assert "torch" in imported and imported <= {"torch", "math"}  # Python's own math at most: nothing a notebook lacks
 
 
 @pytest.mark.parametrize("name", [b[0] for b in BUDGETS])

@@ -531,18 +531,20 @@ def test_each_model_files_sweeps_ran_the_code_its_documents_name(tmp_path):
     the same at every commit its net's fresh seeds ran at, and for today's net it is today's file's."""
     runs = evidence.load_runs(ROOT / "results" / "runs")
     for model in ("model3", "model4"):
+        today = evidence.todays_net(runs, model)
         swept = [r for r in runs[(model, "cpu")] if evidence.is_fresh(r) and "provenance" in r]
-        for params in {r["params"] for r in swept}:
+        for net in {(r["params"], today(r)) for r in swept}:  # two nets of one size are two nets
             codes = set()
-            for commit in {r["provenance"]["git_commit"] for r in swept if r["params"] == params}:
+            for commit in {r["provenance"]["git_commit"] for r in swept if (r["params"], today(r)) == net}:
                 shown = subprocess.run(["git", "show", f"{commit}:{model}.py"], cwd=ROOT, capture_output=True,
                                        text=True)
                 if shown.returncode:
                     pytest.skip(f"commit {commit[:7]} is not in this clone")
                 (tmp_path / "then.py").write_text(shown.stdout)
                 codes.add(records.model_sha256(tmp_path / "then.py"))
-            assert len(codes) == 1, (model, params)
-            if evidence.runs_todays_code(model, [r for r in runs[(model, "cpu")] if r["params"] == params], ROOT):
+            assert len(codes) == 1, (model, net)
+            if evidence.runs_todays_code(model, [r for r in runs[(model, "cpu")] if (r["params"], today(r)) == net],
+                                         ROOT):
                 assert codes == {records.model_sha256(ROOT / f"{model}.py")}, model
 
 
@@ -660,3 +662,18 @@ def test_two_nets_of_one_size_are_told_apart_by_the_earlier_ones_code(tmp_path, 
     assert [r["seed"] for r in sweep] == [6301, 6302] and lowest == [99.5, 99.5]
     assert research_pages.model_sweeps(runs) == {("model4", 4820): {6301: 99.5, 6302: 99.5},
                                                  ("model4, an earlier net", 4820): {6001: 99.3, 6002: 99.3}}
+
+
+def test_model4_repeats_the_sweep_of_its_trial_net_with_test_time_shifts_epoch_by_epoch():
+    """model4.py (the 4,820 net with test-time shifts) through train.py (results/runs) against
+    p4820-tta-settled-fade-b64 through search.py (results/fifth-push.jsonl), one thread each, seeds 6301-6320:
+    the same test accuracy at every epoch, so the model file's sweep is the trial net's."""
+    trials = {r["seed"]: r for r in report.load_trials(ROOT / "results" / "fifth-push.jsonl")
+              if r["variant"] == "p4820-tta-settled-fade-b64" and evidence.is_fresh(r)}
+    runs = [r for r in evidence.load_runs(ROOT / "results" / "runs")[("model4", "cpu")]
+            if r["params"] == 4820 and 6301 <= r["seed"] <= 6320]
+    assert sorted(r["seed"] for r in runs) == sorted(trials) == list(range(6301, 6321))
+    for run in runs:
+        assert run["provenance"]["threads"] == trials[run["seed"]]["threads"] == 1
+        assert [m["test_accuracy"] for m in run["epochs"]] == trials[run["seed"]]["test_accuracy"], run["seed"]
+        assert run["provenance"]["model_sha256"] == records.model_sha256(ROOT / "model4.py")  # today's net

@@ -37,7 +37,7 @@ def test_the_notebook_trains_model4_and_a_pasted_net_with_their_recipes(tiny_mni
         assert "EPOCH: 1" in text and "Test set: Average loss:" in text
         assert text.count("TARGET MISSED:") == 1, text  # the verdict once (1 epoch is not 5)
         assert len(images) == 1, "the curves, drawn inline"
-    assert "model4: 6,908 parameters" in outputs(trained[0])[0]
+    assert "model4: 4,820 parameters" in outputs(trained[0])[0]
     times = outputs([cell for cell in notebook.cells if "recorded_time(" in cell.source][0])[0]
     assert "How long a run takes:" in times and "minutes for model4's 15 epochs on " in times, times
     used = outputs([cell for cell in notebook.cells if cell.source.startswith("net = model4.Net()")][0])[0]

@@ -127,12 +127,18 @@ def test_a_line_written_before_search_py_recorded_the_reuse_keys_is_never_reused
         "it records no model_sha256, cpu_capability (an older search.py wrote it)"
 
 
-@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p6908-onecycle-ema")])
+@pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p4820-tta-settled-fade-b64")])
 def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant):
     module, recipe = experiments.load_experiment(model)
     spec_net = specnets.SpecNet(search.VARIANTS[variant][1])
     assert [p.shape for p in module.Net().parameters()] == [p.shape for p in spec_net.parameters()]
     assert recipe == search.variant_recipe(variant) == complete(module.RECIPE)
+    nets = []
+    for build in (module.Net, lambda: specnets.SpecNet(search.VARIANTS[variant][1])):
+        torch.manual_seed(0)
+        nets.append(build().eval())
+    images = torch.randn(3, 1, 28, 28)
+    assert torch.equal(nets[0](images), nets[1](images))  # the same weights from a seed, test-time shifts included
 
 
 def test_a_repeated_conv_shares_the_weights_of_the_padded_conv_before_it():

@@ -456,17 +456,24 @@ def test_the_cuda_graph_runs_repeat_the_eager_runs_epoch_by_epoch():
                    {k: theirs[k] for k in ("test_accuracy", "test_loss", "train_loss", "train_accuracy", "lr")}
 
 
-def test_model4_repeats_the_sweep_of_its_trial_net_epoch_by_epoch():
-    """model4.py through train.py (results/runs) against p4820-settled-fade-b64 through search.py
-    (results/search.jsonl), one thread each, seeds 6001-6010: the same test accuracy at every epoch."""
-    trials = {r["seed"]: r for r in report.load_trials(ROOT / "results" / "search.jsonl")
-              if r["variant"] == "p4820-settled-fade-b64" and evidence.is_fresh(r)}
+def assert_model_file_repeats_its_trial_net(results_file, variant, seeds):
+    """model4.py's runs through train.py (results/runs) against `variant`'s through search.py (`results_file`),
+    one thread each, on `seeds`: the same test accuracy at every epoch. Returns the model file's runs."""
+    trials = {r["seed"]: r for r in report.load_trials(ROOT / "results" / results_file)
+              if r["variant"] == variant and evidence.is_fresh(r)}
     runs = [r for r in evidence.load_runs(ROOT / "results" / "runs")[("model4", "cpu")]
-            if r["params"] == 4820 and 6001 <= r["seed"] <= 6010]
-    assert sorted(r["seed"] for r in runs) == sorted(trials) == list(range(6001, 6011))
+            if r["params"] == 4820 and r["seed"] in seeds]
+    assert sorted(r["seed"] for r in runs) == sorted(trials) == list(seeds)
     for run in runs:
         assert run["provenance"]["threads"] == trials[run["seed"]]["threads"] == 1
         assert [m["test_accuracy"] for m in run["epochs"]] == trials[run["seed"]]["test_accuracy"], run["seed"]
+    return runs
+
+
+def test_model4_repeats_the_sweep_of_its_trial_net_epoch_by_epoch():
+    """The 4,820 net without test-time shifts against p4820-settled-fade-b64 (results/search.jsonl), seeds
+    6001-6010."""
+    assert_model_file_repeats_its_trial_net("search.jsonl", "p4820-settled-fade-b64", range(6001, 6011))
 
 
 def test_the_split_of_train_py_changed_no_number():
@@ -665,15 +672,9 @@ def test_two_nets_of_one_size_are_told_apart_by_the_earlier_ones_code(tmp_path, 
 
 
 def test_model4_repeats_the_sweep_of_its_trial_net_with_test_time_shifts_epoch_by_epoch():
-    """model4.py (the 4,820 net with test-time shifts) through train.py (results/runs) against
-    p4820-tta-settled-fade-b64 through search.py (results/fifth-push.jsonl), one thread each, seeds 6301-6320:
-    the same test accuracy at every epoch, so the model file's sweep is the trial net's."""
-    trials = {r["seed"]: r for r in report.load_trials(ROOT / "results" / "fifth-push.jsonl")
-              if r["variant"] == "p4820-tta-settled-fade-b64" and evidence.is_fresh(r)}
-    runs = [r for r in evidence.load_runs(ROOT / "results" / "runs")[("model4", "cpu")]
-            if r["params"] == 4820 and 6301 <= r["seed"] <= 6320]
-    assert sorted(r["seed"] for r in runs) == sorted(trials) == list(range(6301, 6321))
+    """model4.py (the 4,820 net with test-time shifts) against p4820-tta-settled-fade-b64
+    (results/fifth-push.jsonl), seeds 6301-6320, so the model file's sweep is the trial net's."""
+    runs = assert_model_file_repeats_its_trial_net("fifth-push.jsonl", "p4820-tta-settled-fade-b64",
+                                                   range(6301, 6321))
     for run in runs:
-        assert run["provenance"]["threads"] == trials[run["seed"]]["threads"] == 1
-        assert [m["test_accuracy"] for m in run["epochs"]] == trials[run["seed"]]["test_accuracy"], run["seed"]
         assert run["provenance"]["model_sha256"] == records.model_sha256(ROOT / "model4.py")  # today's net

@@ -150,6 +150,10 @@ VARIANTS = {
     # The winning lever elsewhere: test-time shifts on the 4,820 and 3,157 nets, each against itself without them.
     "p4820-tta-settled-fade-b64": ("frontier", "tta:8k,P,10,12,12,12", SETTLED_FADE_B64),
     "p3157-tta-settled-fade-b64": ("frontier", "tta:7k,P,8p,8,8,8,8", SETTLED_FADE_B64),
+    # Sixth push (docs/history.md), on the 3,918 net with test-time shifts: the window's augmentation faded an
+    # epoch earlier, and the rate's floor halved.
+    "p3918-tta-settled-fade69-b64": ("frontier", "tta:8k,P,10,10,10,11", {**SETTLED_FADE_B64, "augment_fade": [6, 9]}),
+    "p3918-tta-settled-fade-b64-floor01": ("frontier", "tta:8k,P,10,10,10,11", {**SETTLED_FADE_B64, "floor": 0.01}),
     # The floor's fallback (docs/history.md): model4's 6,908 net with test-time shifts, model3's recipe.
     "p6908-tta-onecycle-ema": ("frontier", "tta:12k,P,12,14,14,14", ONE_CYCLE_EMA),
     # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),

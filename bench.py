@@ -24,13 +24,22 @@ import subprocess
 import sys
 import time
 from types import SimpleNamespace
+
 import torch
 
 from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
-from engine import Options, Training, UserError, count_params, fit, load_teacher, pick_device
-from experiments import load_experiment
-from records import cpu_model
-from train import positive
+from trainer.engine import (
+    Options,
+    Training,
+    UserError,
+    count_params,
+    fit,
+    load_teacher,
+    pick_device,
+)
+from trainer.experiments import load_experiment
+from trainer.flags import positive
+from trainer.records import cpu_model
 
 DISTILLED = "p3918-kd2-settled-fade-b64"  # the fifth push's distilled student
 CLASSIC_BATCH_SIZE = 128

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from data import DataError, load_mnist, resolve_data_dir
-from records import cpu_model
+from trainer.records import cpu_model
 
 HERE = Path(__file__).resolve().parent
 POOL_COMMIT = "1e5e500"  # the last commit whose search.py ran its trials on a ProcessPoolExecutor

@@ -9,9 +9,9 @@ import re
 import statistics
 from pathlib import Path
 
-from recipe import SCHEMA, complete
-from records import model_sha256
-from verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
+from trainer.recipe import SCHEMA, complete
+from trainer.records import model_sha256
+from trainer.verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
 
 HERE = Path(__file__).resolve().parent
 MODELS = ("model1", "model2", "model3", "model4")

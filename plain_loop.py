@@ -27,13 +27,13 @@ from pathlib import Path
 
 import torch
 
-import train
 from data import DataError, load_mnist, resolve_data_dir
-from engine import Options, UserError, count_params, fit
-from experiments import load_experiment, model_names, model_path
-from records import load_trials, model_sha256, provenance
-from sweeps import Run, Where, run_all
-from verdict import min_last
+from trainer.engine import Options, UserError, count_params, fit
+from trainer.experiments import load_experiment, model_names, model_path
+from trainer.flags import add_sweep_flags, seed_list
+from trainer.records import load_trials, model_sha256, provenance
+from trainer.sweeps import Run, Where, run_all
+from trainer.verdict import min_last
 
 # The write-up's loop: SGD(lr=0.01, momentum=0.9), StepLR(step_size=6, gamma=0.1) stepped after each
 # epoch, RandomRotation of +-7 degrees.
@@ -92,8 +92,8 @@ def model_list(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=model_list, required=True, help="comma-separated model files: model3,model4")
-    parser.add_argument("--seeds", type=train.seed_list, default="1-2", help="seeds and ranges (default: 1-2)")
-    train.add_sweep_flags(parser)
+    parser.add_argument("--seeds", type=seed_list, default="1-2", help="seeds and ranges (default: 1-2)")
+    add_sweep_flags(parser)
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data); "
                         "never downloads")
     parser.add_argument("--results", default="runs/plain-loop.jsonl", help="JSON lines, one per finished run "

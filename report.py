@@ -33,14 +33,40 @@ import sys
 import textwrap
 from pathlib import Path
 
-import plots
-from evidence import (MODELS, SHARED_LOAD, command, cpu_type, current_sweep, describe_recipe, fitted, held,
-                      is_fresh, load_runs, load_trial_log, margins, relative, runs_todays_code, seed_text,
-                      shared_machine, shown_run, spread, todays_net)
-from records import finished_record, load_trials, model_sha256, summary_of
+from evidence import (
+    MODELS,
+    SHARED_LOAD,
+    command,
+    cpu_type,
+    current_sweep,
+    describe_recipe,
+    fitted,
+    held,
+    is_fresh,
+    load_runs,
+    load_trial_log,
+    margins,
+    relative,
+    runs_todays_code,
+    seed_text,
+    shared_machine,
+    shown_run,
+    spread,
+    todays_net,
+)
 from research_pages import all_sweeps, frontier_blocks, trials_blocks
 from speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
-from verdict import LAST_EPOCHS, accuracy_holds, fitted_hold_rate, margin, min_last, target_met, wilson
+from trainer import plots
+from trainer.records import finished_record, load_trials, model_sha256, summary_of
+from trainer.verdict import (
+    LAST_EPOCHS,
+    accuracy_holds,
+    fitted_hold_rate,
+    margin,
+    min_last,
+    target_met,
+    wilson,
+)
 
 HERE = Path(__file__).resolve().parent
 # search.py's results files in results/, each with the screens and fresh sweeps of its own rule (a fifth push

@@ -6,12 +6,31 @@ import json
 import statistics
 from pathlib import Path
 
-from evidence import (MODELS, SHARED_LOAD, command, cpu_type, current_sweep, describe_recipe, fitted, held,
-                      is_fresh, margins, net_name, relative, runs_todays_code, seed_text, shared_machine, shown_run,
-                      spread, sweeps_of, teacher_text, todays_net)
-from recipe import SCHEMA, complete
-from records import describe_commit, model_sha256, summary_lines, summary_of
-from verdict import accuracy_holds, min_last
+from evidence import (
+    MODELS,
+    SHARED_LOAD,
+    command,
+    cpu_type,
+    current_sweep,
+    describe_recipe,
+    fitted,
+    held,
+    is_fresh,
+    margins,
+    net_name,
+    relative,
+    runs_todays_code,
+    seed_text,
+    shared_machine,
+    shown_run,
+    spread,
+    sweeps_of,
+    teacher_text,
+    todays_net,
+)
+from trainer.recipe import SCHEMA, complete
+from trainer.records import describe_commit, model_sha256, summary_lines, summary_of
+from trainer.verdict import accuracy_holds, min_last
 
 # The nets the pushes screened levers on, the first (the yardstick of the fourth and fifth pushes) first: a
 # lever is one of them changed, and is measured against it.

@@ -33,14 +33,22 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-import train
 from data import DataError, load_mnist, resolve_data_dir
-from engine import Options, UserError, count_params, pick_device, set_determinism
-from recipe import complete
-from records import evidence_path, load_trials, provenance, trial_differs
-from specnets import SpecNet
-from sweeps import Run, Where, run_all
-from verdict import LAST_EPOCHS, min_last
+from trainer.engine import (
+    Options,
+    UserError,
+    count_params,
+    pick_device,
+    set_determinism,
+)
+from trainer.flags import add_sweep_flags, seed_list
+from trainer.paths import ROOT
+from trainer.recipe import complete
+from trainer.records import evidence_path, load_trials, provenance, trial_differs
+from trainer.runs import Experiment, train_seed
+from trainer.specnets import SpecNet
+from trainer.sweeps import Run, Where, run_all
+from trainer.verdict import LAST_EPOCHS, min_last
 
 # model3's recipe when the search began: every variant states what it changes.
 BASE_RECIPE = {"epochs": 15, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 5e-4,
@@ -192,7 +200,7 @@ def pending(variants, seeds, results):
 # (specnets.py, its hash as model_sha256), stand for a model file.
 PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch", "git_commit", "git_dirty",
                    "model_sha256", "code_sha256", "node")
-SPECNETS = Path(__file__).resolve().parent / "specnets.py"
+SPECNETS = ROOT / "trainer" / "specnets.py"
 
 
 def run_trial(name, seed, device="cpu", saved=(), *, folder, data):
@@ -207,8 +215,8 @@ def run_trial(name, seed, device="cpu", saved=(), *, folder, data):
         return saved[whys.index(None)], None
     began = time.perf_counter()
     set_determinism(device)
-    experiment = train.Experiment(name, lambda: SpecNet(spec), recipe, SPECNETS)
-    record = train.train_seed(experiment, seed, data, folder, Options(device, progress=False))
+    experiment = Experiment(name, lambda: SpecNet(spec), recipe, SPECNETS)
+    record = train_seed(experiment, seed, data, folder, Options(device, progress=False))
     epochs = record["epochs"]
     line = {"variant": name, "question": question, "spec": spec, "recipe": recipe, "seed": seed,
             "params": record["params"], **{key: record["provenance"][key] for key in PROVENANCE_KEYS},
@@ -232,9 +240,9 @@ def variant_list(text):
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=variant_list, help="comma-separated variant names (see --list)")
-    parser.add_argument("--seeds", type=train.seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9 "
+    parser.add_argument("--seeds", type=seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9 "
                         "(default: 1-3, the tuning seeds)")
-    train.add_sweep_flags(parser)
+    add_sweep_flags(parser)
     parser.add_argument("--data-dir", help="the folder holding MNIST/raw/ with its four *-ubyte files (default: "
                         "$MNIST_DATA_DIR, else ./data). search.py never downloads MNIST; `python train.py --model "
                         "model1 --dry-run` does, into ./data")
@@ -318,7 +326,7 @@ def save_teacher(row, run_folder):
     """A teacher variant's run as a teacher's weights file: its tested net's weights (the run's model.pt)
     with its spec and where it came from, as plain data, in teachers/ (engine.load_teacher reads it)."""
     saved = torch.load(Path(run_folder) / "model.pt", weights_only=True)
-    path = Path(__file__).resolve().parent / "teachers" / f"{row['variant']}-seed{row['seed']}.pt"
+    path = ROOT / "teachers" / f"{row['variant']}-seed{row['seed']}.pt"
     path.parent.mkdir(exist_ok=True)
     torch.save({"spec": row["spec"], "variant": row["variant"], "seed": row["seed"], "params": row["params"],
                 "test_accuracy": row["test_accuracy"][-1],

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from evidence import held, net_name, relative, seed_text, shown_run, spread
-from verdict import min_last
+from trainer.verdict import min_last
 
 # The lines of a device log that carry its numbers.
 DEVICE_NUMBERS = re.compile(r"^(== |torch |whole process|training epoch speed-up|net\s+params|model\d\s|"

@@ -20,61 +20,36 @@ Outputs go to <out>/<model>-seed<seed>/ (default runs/, which git ignores): metr
 (after every epoch), best.pt (best test epoch), model.pt (final weights) and plots.
 """
 import argparse
-import dataclasses
 import json
-import math
-import re
 import sys
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
 
 import torch
-from tqdm.auto import tqdm
 
-import recipe as recipes
 from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data_dir
-from engine import (EVAL_BATCH_SIZE, Options, TrainingError, UserError, count_params, fit, load_weights, pick_device,
-                    set_determinism, test, test_line)
-from experiments import load_experiment, model_names, model_path
-from sweeps import Run, Where, run_all
-from records import (CheckpointError, confusion_matrix, evidence_path, finished_record, load_checkpoint, machine_load,
-                     mistakes, provenance, read_saved_run, save_atomic, saved_run_differs, summary_lines, summary_of,
-                     write_json)
-from verdict import target_met
-
-
-class Experiment(NamedTuple):
-    """What a run trains: a name, a way to build the net, the complete recipe, the model file (if any)."""
-    name: str
-    make_net: Callable
-    recipe: dict
-    model_file: Optional[Path] = None
-
-
-def positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not value > 0 or not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be above zero, got {text}")
-        return value
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def seed_list(text):
-    """'1001-1010' or '1,2,7-9': seeds listed, ranges inclusive; each seed once."""
-    seeds = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
-        if not match or (match[2] and int(match[2]) < int(match[1])):
-            raise argparse.ArgumentTypeError(f"{text!r}: give seeds and ranges, e.g. 1001-1010 or 1,2,7-9")
-        seeds += range(int(match[1]), int(match[2] or match[1]) + 1)
-    if len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"{text!r}: a seed is given twice")
-    return seeds
+from trainer import recipe as recipes
+from trainer.engine import (
+    EVAL_BATCH_SIZE,
+    Options,
+    UserError,
+    count_params,
+    load_weights,
+    pick_device,
+    set_determinism,
+    test,
+    test_line,
+)
+from trainer.experiments import load_experiment, model_names, model_path
+from trainer.flags import add_sweep_flags, positive, seed_list
+from trainer.records import (
+    CheckpointError,
+    evidence_path,
+    finished_record,
+    load_checkpoint,
+    provenance,
+    saved_run_differs,
+)
+from trainer.runs import Experiment, sweep, train_seed
 
 
 def recipe_setting(text):
@@ -125,29 +100,6 @@ def build_parser():
     return parser
 
 
-def gpu_share_of(text):
-    """A share of a GPU as Ray takes it: above 0, and a whole number of GPUs above 1."""
-    share = positive(float)(text)
-    if share > 1 and not share.is_integer():
-        raise argparse.ArgumentTypeError(f"a share above 1 must be a whole number of GPUs, not {text}")
-    return share
-
-
-def add_sweep_flags(parser):
-    """--jobs, --threads, --address, --no-auth, --gpus-per-run: how a sweep's runs are spread (train.py and
-    search.py)."""
-    parser.add_argument("--jobs", type=positive(int), help="runs at a time on a local Ray instance (default: one "
-                        "after another in this process, no Ray)")
-    parser.add_argument("--threads", type=positive(int), help="torch threads per run (default: the cores, "
-                        "divided by --jobs)")
-    parser.add_argument("--address", help="run on the Ray cluster at this address (auto, or HOST:PORT; default: "
-                        "$RAY_ADDRESS if set); only on one that demands a token (RAY_AUTH_MODE=token)")
-    parser.add_argument("--no-auth", action="store_true", help="with --address: use a cluster that lets in clients "
-                        "without a token all the same (anyone who reaches it can run code on its machines)")
-    parser.add_argument("--gpus-per-run", type=gpu_share_of, default=0.0, metavar="F",
-                        help="the share of a GPU each run takes on Ray (0.05: twenty runs to a GPU)")
-
-
 TRAINING_FLAGS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--set", "set"),
                   ("--seed", "seed"), ("--seeds", "seeds"), ("--fresh", "fresh"), ("--dry-run", "dry_run"),
                   ("--record", "record"))
@@ -187,142 +139,6 @@ def print_summary(make_net, device):
     where = device.type if device.type in ("cpu", "cuda") else "cpu"
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         summary(make_net().to(where), (1, 28, 28), device=where)
-
-
-def save_plots(record, test_x, run_dir):
-    """Plots are a bonus: if they fail, say so in one line and keep the metrics."""
-    try:
-        import plots
-        plots.save_run_plots(record, test_x, run_dir)
-    except Exception as err:
-        print(f"Plots skipped ({type(err).__name__}: {err})")
-
-
-def train_seed(experiment, seed, data, run_dir, options, resume=None, again=None, run_args=None):
-    """Train one seed of one experiment into run_dir (metrics.json and checkpoint.pt after every epoch,
-    best.pt, model.pt and plots at the end); returns the run's record. `again` is what a Ctrl-C's line
-    adds on how to go on (default: the --resume command of this run)."""
-    name, run_dir = experiment.name, Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = run_dir / "checkpoint.pt"
-    # The same seed gives the same numbers only on the same device type, CPU type and thread count.
-    record = {"model": name, "seed": seed, "params": None, "recipe": experiment.recipe, "dry_run": options.dry_run,
-              "provenance": provenance(experiment.model_file, options.device), "epochs": [],
-              "machine": {"start": machine_load()}}
-    best = max((m["test_accuracy"] for m in resume["metrics"]), default=-1.0) if resume else -1.0
-
-    def weights(training):
-        return {"model": name, "params": training.params, "epoch": len(training.metrics),
-                "test_accuracy": training.metrics[-1]["test_accuracy"], "model_state": training.weights()}
-
-    def after_epoch(training):
-        nonlocal best
-        record.update(params=training.params, epochs=training.metrics)
-        if training.metrics[-1]["test_accuracy"] > best:
-            best = training.metrics[-1]["test_accuracy"]
-            save_atomic(weights(training), run_dir / "best.pt")
-        save_atomic({**weights(training), **training.state_dict(), "seed": seed, "recipe": experiment.recipe,
-                     "args": run_args or {}, "dry_run": options.dry_run, "provenance": record["provenance"]},
-                    checkpoint_path)
-        write_json(record, run_dir / "metrics.json")
-
-    if resume:
-        print(f"Resuming {name} seed {seed} after epoch {resume['epoch']} of "
-              f"{1 if options.dry_run else experiment.recipe['epochs']}")
-    try:
-        training = fit(experiment.make_net, experiment.recipe, data, seed, options, resume, after_epoch)
-    except TrainingError as err:
-        where = f"the last good checkpoint is {checkpoint_path}" if record["epochs"] or resume else \
-            "no checkpoint was written"
-        raise TrainingError(f"{name} seed {seed}, {err}; stopped, {where}") from None
-    except KeyboardInterrupt:
-        if record["epochs"] or resume:
-            advice = f"; continue with: python train.py --resume {checkpoint_path}" if again is None else again
-            print(f"\nInterrupted. The checkpoint of epoch {len(record['epochs'] or resume['metrics'])} is "
-                  f"{checkpoint_path}{advice}")
-        else:
-            print("\nInterrupted before the first epoch ended: no checkpoint was written.")
-        raise
-    (_, _), (test_x, test_y) = data
-    labels = test_y[:len(training.predictions)]
-    # The last epoch's errors, so that its pictures can be drawn again from the record and MNIST alone.
-    record.update(params=training.params, epochs=training.metrics,
-                  confusion=confusion_matrix(labels, training.predictions),
-                  mistakes=mistakes(labels, training.predictions))
-    record["machine"]["end"] = machine_load()
-    save_atomic(weights(training), run_dir / "model.pt")  # the last epoch's weights
-    if training.target_met is not None:
-        record["target_met"] = training.target_met
-    write_json(record, run_dir / "metrics.json")
-    save_plots(record, test_x, run_dir)
-    return record
-
-
-def sweep_seed(experiment, seed, position, data, run_dir, options, fresh=False, run_args=None, saved=None):
-    """One seed of a --seeds sweep: its finished run reused, its broken run continued from checkpoint.pt,
-    or (if neither is there, or what is there is another experiment, or `fresh`) trained from scratch.
-    `saved`: the finished record the driver holds, for a worker whose disk has none (a cluster's)."""
-    header, state, found = f"== seed {seed} ({position})", None, None
-    again = ""  # the sweep says how to go on
-    if not fresh and not options.dry_run:
-        expected = provenance(experiment.model_file, options.device)
-        state, found = read_saved_run(run_dir, experiment.name, experiment.recipe, seed, expected)
-        if state is None and saved and saved_run_differs(saved, experiment.recipe, seed, expected) is None:
-            state, found = "finished", saved
-    if state == "finished":
-        print(f"{header}: reused, finished in {run_dir} ==")
-        print(target_met(found["params"], found["epochs"])[1])
-        return found
-    if state == "broken":
-        print(f"{header}: continued from {run_dir / 'checkpoint.pt'} ==")
-        return train_seed(experiment, seed, data, run_dir, options, resume=found, again=again, run_args=run_args)
-    print(f"{header}: trained again, since in {run_dir} {found} ==" if found else f"{header} ==")
-    return train_seed(experiment, seed, data, run_dir, options, again=again, run_args=run_args)
-
-
-def sweep_task(name, recipe, seed, position, options, fresh, run_args, saved=None, *, folder, data):
-    """A sweep's run wherever it goes (this process or a Ray worker), in `folder`: the experiment built
-    from its model file there, then sweep_seed."""
-    set_determinism(options.device)
-    module, _ = load_experiment(name)
-    experiment = Experiment(name, module.Net, recipe, model_path(name))
-    return sweep_seed(experiment, seed, position, data, Path(folder), options, fresh, run_args, saved)
-
-
-def sweep(experiment, runs, data, options, args, run_args):
-    """A --seeds sweep: its runs one after another here, or on Ray (--jobs, --address), each record written
-    by this process; then the summary. Returns the number of runs that failed (the rest go on)."""
-    where = Where.from_args(args)
-    where.check_device(options.device)
-    if where.on_ray:
-        options = dataclasses.replace(options, progress=False)  # a bar per run would garble its log
-    tasks = [Run(f"{experiment.name} seed {seed}", sweep_task,
-                 (experiment.name, experiment.recipe, seed, f"{i}/{len(runs)}", options, args.fresh, run_args,
-                  None if args.fresh or not where.address else finished_record(run_dir)), run_dir)
-             for i, (seed, run_dir) in enumerate(runs, 1)]
-    records = {}
-
-    def done(task, record):
-        records[task.args[2]] = record
-        if where.address:  # a cluster's worker wrote in its scratch folder: the record comes home here
-            task.folder.mkdir(parents=True, exist_ok=True)
-            write_json(record, task.folder / "metrics.json")
-        if where.on_ray:
-            verdict = target_met(record["params"], record["epochs"])[1] if not options.dry_run else "dry run"
-            tqdm.write(f"seed {task.args[2]} on {record['provenance'].get('node', '?')}: {verdict}")
-
-    try:
-        failures = run_all(tasks, data, where, done)
-    except KeyboardInterrupt:
-        print("The sweep goes on from there when the same command is run again.")
-        raise
-    finished = [records[seed] for seed, _ in runs if seed in records]
-    if finished and not options.dry_run:
-        summary = summary_of(experiment.name, finished)
-        print("\n".join(summary_lines(summary)))
-        if not failures:  # a summary of some seeds would pass for the sweep's
-            write_json(summary, Path(args.out) / f"{experiment.name}-summary.json")
-    return failures
 
 
 def evaluate_file(path, args, device):

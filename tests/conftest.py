@@ -1,4 +1,5 @@
 """Shared fixtures: tiny MNIST-format IDX files written by the tests themselves (no network)."""
+import shutil
 import sys
 from pathlib import Path
 
@@ -8,6 +9,16 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED_MNIST = ROOT.parent / "shared" / "data"
+
+
+def copy_of_the_code(repo, *models):
+    """train.py, data.py and the trainer package copied into `repo` (no tests, results or research), with
+    the named model files: a checkout of what a run needs."""
+    repo.mkdir(parents=True, exist_ok=True)
+    for name in ("train.py", "data.py", *(f"{model}.py" for model in models)):
+        shutil.copy(ROOT / name, repo / name)
+    shutil.copytree(ROOT / "trainer", repo / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
+    return repo
 
 
 def write_idx(path, tensor):

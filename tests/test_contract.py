@@ -6,13 +6,11 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT, copy_of_the_code
 
-import engine
-import records
 import train
-from conftest import ROOT
-from recipe import SCHEMA, RecipeError, complete
-from test_train import CODE
+from trainer import engine, records
+from trainer.recipe import SCHEMA, RecipeError, complete
 
 GOOD = (ROOT / "model3.py").read_text()  # a plain forward pass: each case below edits one line of it
 BROKEN_FILES = {
@@ -35,10 +33,7 @@ BROKEN_FILES = {
 
 @pytest.mark.parametrize("case", BROKEN_FILES)
 def test_a_broken_model_file_is_refused_in_one_line_before_training(case, tmp_path, tiny_mnist):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in CODE:
-        (repo / name).write_text((ROOT / name).read_text())
+    repo = copy_of_the_code(tmp_path / "repo")
     text, message = BROKEN_FILES[case]
     (repo / "model5.py").write_text(text)
     result = subprocess.run([sys.executable, "train.py", "--model", "model5", "--data-dir", str(tiny_mnist),
@@ -126,8 +121,8 @@ def test_the_cpu_type_is_part_of_a_runs_identity():
 
 
 def test_batchnorm_momentum_from_the_recipe(tiny_mnist):
-    from data import load_mnist
     import model4
+    from data import load_mnist
     training = engine.Training(model4.Net, {**model4.RECIPE, "bn_momentum": 0.05},
                                load_mnist(tiny_mnist, download=False), 1)
     norms = [m for m in training.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -138,8 +133,8 @@ def test_batchnorm_momentum_from_the_recipe(tiny_mnist):
 def test_checking_a_net_before_training_changes_nothing_of_the_run(tiny_mnist, monkeypatch):
     """check_net runs a batch through the net off the seeded stream: the run's initial weights, dropout
     masks and numbers are those of a run without the check (model2: dropout draws from torch's RNG)."""
-    from data import load_mnist
     import model2
+    from data import load_mnist
     data, recipe = load_mnist(tiny_mnist, download=False), {**model2.RECIPE, "epochs": 2, "batch_size": 64}
     checked = engine.fit(model2.Net, recipe, data, 3, engine.Options(progress=False))
     monkeypatch.setattr(engine, "check_net", lambda *args, **kwargs: None)

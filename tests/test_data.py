@@ -3,12 +3,19 @@ import sys
 
 import pytest
 import torch
+from conftest import ROOT, label_coded_images, write_idx
 
 import data
-
-from conftest import ROOT, label_coded_images, write_idx
-from data import (MNIST_MEAN, MNIST_STD, DataError, TensorLoader, affine_thetas, load_mnist, resolve_data_dir,
-                  warp)
+from data import (
+    MNIST_MEAN,
+    MNIST_STD,
+    DataError,
+    TensorLoader,
+    affine_thetas,
+    load_mnist,
+    resolve_data_dir,
+    warp,
+)
 
 
 def denormalize(x):

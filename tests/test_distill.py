@@ -3,11 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import engine
 import search
 from data import load_mnist
-from recipe import complete
-from specnets import SpecNet
+from trainer import engine
+from trainer.recipe import complete
+from trainer.specnets import SpecNet
 
 
 def write_teacher(tmp_path, spec="8k,P,10"):

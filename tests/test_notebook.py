@@ -1,6 +1,5 @@
 """notebook.ipynb, executed in a fresh kernel as a student would run it: tiny MNIST, one epoch each."""
 import pytest
-
 from conftest import ROOT
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is a test requirement (requirements-dev.txt)")

@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import search
-import sweeps
 import train
-from conftest import ROOT
 from data import load_mnist
+from trainer import runs, sweeps
+from trainer.engine import Options
+from trainer.records import finished_record
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when Ray is imported: every node on 127.0.0.1
 os.environ["RAY_AUTH_MODE"] = "token"  # read then too: every node here demands a token, every client sends one,
@@ -60,7 +62,7 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
     assert proc.returncode == 130, stderr
     assert re.search(r"Interrupted after \d of 3 runs; every finished run is recorded, and the [12] in flight "
                      r"(was|were) stopped\.", stdout), stdout
-    finished = [seed for seed in (1, 2, 3) if train.finished_record(tmp_path / f"model4-seed{seed}")]
+    finished = [seed for seed in (1, 2, 3) if finished_record(tmp_path / f"model4-seed{seed}")]
     assert 1 <= len(finished) < 3 and not (tmp_path / "model4-summary.json").exists()
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)  # here, without Ray
     assert again.returncode == 0, again.stderr
@@ -117,8 +119,8 @@ class TestACluster:
         data = load_mnist(tiny_mnist, download=False)
         recipe = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"])).recipe
         names = {seed: f"dies-{os.getpid()}-seed{seed}" for seed in (1, 2)}  # scratch folders no other test shares
-        runs = [sweeps.Run(f"model4 seed {seed}", train.sweep_task, ("model4", recipe, seed, f"{seed}/2",
-                                                                     train.Options(progress=False), False, {}),
+        runs = [sweeps.Run(f"model4 seed {seed}", runs.sweep_task, ("model4", recipe, seed, f"{seed}/2",
+                                                                     Options(progress=False), False, {}),
                            tmp_path / names[seed]) for seed in (1, 2)]
 
         def remove_a_node_mid_run():  # each node has one CPU: with both runs going, each node holds one of them

@@ -3,7 +3,7 @@ import torch
 
 import model3
 from data import load_mnist
-from engine import Options, fit
+from trainer.engine import Options, fit
 
 
 def test_one_epoch_of_model3_reaches_97_percent(real_mnist, capsys):

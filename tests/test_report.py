@@ -6,16 +6,14 @@ import subprocess
 
 import pytest
 import torch
+from conftest import ROOT
 
 import evidence
-import plots
-import records
 import report
 import research_pages
 import speed_page
 import train
-import verdict
-from conftest import ROOT
+from trainer import plots, records, runs, verdict
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -63,7 +61,7 @@ def test_confusion_matrix_and_mistakes():
 
 def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(plots, "save_run_plots", lambda *a: (_ for _ in ()).throw(RuntimeError("no fonts")))
-    train.save_plots({}, torch.zeros(1, 28, 28), tmp_path)
+    runs.save_plots({}, torch.zeros(1, 28, 28), tmp_path)
     assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
 
 

@@ -5,14 +5,12 @@ import json
 import pytest
 import torch
 
-import experiments
-import records
 import search
-import specnets
 import train
-from engine import count_params
-from recipe import SCHEMA, complete
-from verdict import MAX_PARAMS
+from trainer import experiments, records, specnets
+from trainer.engine import count_params
+from trainer.recipe import SCHEMA, complete
+from trainer.verdict import MAX_PARAMS
 
 
 @pytest.mark.parametrize("spec,params", [("8,12,P,8t,10,12,12,14", 5932), ("12k,P,14,14,14,16", 7656),

@@ -2,18 +2,16 @@
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 
 import torch
+from conftest import ROOT, copy_of_the_code
 
-import records
 import train
-from conftest import ROOT
-from test_train import CODE
+from trainer import records
 
 SWEEP = ["--model", "model3", "--seeds", "1,2", "--batch-size", "64", "--device", "cpu", "--no-download"]
 
@@ -62,10 +60,7 @@ def test_a_sweep_stopped_by_ctrl_c_in_its_second_seed_goes_on_where_it_stopped(t
 
 
 def test_a_changed_model_file_is_trained_again_and_fresh_retrains_all(tiny_mnist, tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in (*CODE, "model3.py"):
-        shutil.copy(ROOT / name, repo / name)
+    repo = copy_of_the_code(tmp_path / "repo", "model3")
     assert sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1").returncode == 0
 
     same = sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1")

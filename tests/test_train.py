@@ -11,13 +11,12 @@ import time
 
 import pytest
 import torch
+from conftest import ROOT, copy_of_the_code
 
-import engine
-import experiments
-import records
 import train
-from conftest import ROOT
-from recipe import complete
+from data import load_mnist
+from trainer import engine, experiments, records, runs
+from trainer.recipe import complete
 
 FAST = ["--batch-size", "64", "--device", "cpu", "--no-download"]
 # The tests that hold on any device run on CUDA too where it is present (the device check script runs them).
@@ -78,7 +77,7 @@ def test_usage_errors(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err
-    assert "train.py: error:" in err and all(name in err for name in train.model_names())
+    assert "train.py: error:" in err and all(name in err for name in experiments.model_names())
 
 
 def test_unknown_model_from_the_command_line_imports_nothing():
@@ -108,7 +107,7 @@ def test_a_run_that_cannot_meet_the_target_is_warned_before_it_trains(tiny_mnist
     assert code == 0 and warning in out and out.index(warning) < out.index("EPOCH: 1")
     code, out, _ = run_main(capsys, *common)
     assert code == 0 and "cannot meet the target" not in out
-    data = train.load_mnist(tiny_mnist, download=False)
+    data = load_mnist(tiny_mnist, download=False)
     engine.fit(wide_net, {"epochs": 20}, data, options=engine.Options(dry_run=True, progress=False))
     out = capsys.readouterr().out
     warning = "warning: 9,960 params > 8,000 and 20 epochs > 15: this run trains, but cannot meet the target\n"
@@ -315,16 +314,8 @@ def test_the_schedule_steps_every_batch():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
 
 
-CODE = ("train.py", "engine.py", "records.py", "recipe.py", "verdict.py", "experiments.py", "data.py", "plots.py",
-        "sweeps.py", "specnets.py")
-
-
 def copy_of_the_repo(tmp_path):
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    for name in (*CODE, "model3.py"):
-        (repo / name).write_text((ROOT / name).read_text())
-    return repo
+    return copy_of_the_code(tmp_path / "repo", "model3")
 
 
 def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
@@ -359,7 +350,7 @@ def test_names_that_are_not_model_files_beside_train_are_refused_unimported(name
 def test_models_are_listed_in_natural_order(tmp_path, monkeypatch):
     for name in ("model10", "model2", "model1", "model_wide", "helper", "model-x"):
         (tmp_path / f"{name}.py").write_text("")
-    monkeypatch.setattr(experiments, "HERE", tmp_path)
+    monkeypatch.setattr(experiments, "ROOT", tmp_path)
     assert experiments.model_names() == ["model1", "model2", "model10", "model_wide"]
 
 
@@ -390,7 +381,7 @@ def test_weight_average_moves_a_shared_weight_once_a_step():
 
 def model3_experiment(**changes):
     module, recipe = experiments.load_experiment("model3")
-    return train.Experiment("model3", module.Net, complete({**recipe, **changes}), experiments.model_path("model3"))
+    return runs.Experiment("model3", module.Net, complete({**recipe, **changes}), experiments.model_path("model3"))
 
 
 QUIET = engine.Options(progress=False)
@@ -400,17 +391,17 @@ def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path,
     from data import load_mnist
     data = load_mnist(tiny_mnist, download=False)
     experiment = model3_experiment(epochs=3, batch_size=64, ema=0.9)
-    whole = train.train_seed(experiment, 4, data, tmp_path / "whole", QUIET)
+    whole = runs.train_seed(experiment, 4, data, tmp_path / "whole", QUIET)
 
     real_test = engine.test
     monkeypatch.setattr(engine, "test", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
                         if (tmp_path / "broken" / "checkpoint.pt").exists() else real_test(*a, **k))
     with pytest.raises(KeyboardInterrupt):
-        train.train_seed(experiment, 4, data, tmp_path / "broken", QUIET)
+        runs.train_seed(experiment, 4, data, tmp_path / "broken", QUIET)
     monkeypatch.setattr(engine, "test", real_test)
     checkpoint = records.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
     assert checkpoint["epoch"] == 1 and "train_state" in checkpoint
-    resumed = train.train_seed(experiment, 4, data, tmp_path / "broken", QUIET, resume=checkpoint)
+    resumed = runs.train_seed(experiment, 4, data, tmp_path / "broken", QUIET, resume=checkpoint)
     drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
     assert drop_time(resumed) == drop_time(whole)
     # What is tested and saved is the average, not the weights being trained.
@@ -429,7 +420,7 @@ def test_a_fading_recipe_sets_each_epochs_augmentation(tiny_mnist, tmp_path, mon
         return real_epoch(model, loader, *args, **kwargs)
     monkeypatch.setattr(engine, "train_epoch", spy)
     experiment = model3_experiment(epochs=4, batch_size=64, augment_fade=[2, 4])
-    train.train_seed(experiment, 1, load_mnist(tiny_mnist, download=False), tmp_path, QUIET)
+    runs.train_seed(experiment, 1, load_mnist(tiny_mnist, download=False), tmp_path, QUIET)
     assert strengths == [1.0, 1.0, 0.5, 0.0]
 
 
@@ -468,7 +459,7 @@ def test_a_net_that_cannot_be_captured_trains_eagerly_on_cuda(tiny_mnist, tmp_pa
             self.spread = float(x.std())  # a number read back from the GPU: no CUDA graph can hold that
             return super().forward(x)
     recipe = {**experiments.load_experiment("model3")[1], "epochs": 2, "batch_size": 48}
-    data = train.load_mnist(tiny_mnist, download=False)
+    data = load_mnist(tiny_mnist, download=False)
     run = engine.fit(ReadsBack, recipe, data, 1, engine.Options(torch.device("cuda"), progress=False))
     out = capsys.readouterr().out
     assert out.count("The training step cannot be captured as a CUDA graph") == 1
@@ -494,8 +485,8 @@ def test_resume_refuses_a_run_of_another_experiment(tiny_mnist, tmp_path, capsys
 def test_the_readmes_loading_snippet_runs_as_written(tiny_mnist, tmp_path):
     """README's "Using a model in a notebook": weights saved by fit, the model file alone beside them."""
     from data import load_mnist
-    from engine import Options, fit
     from model4 import RECIPE, Net
+    from trainer.engine import Options, fit
 
     text = (ROOT / "README.md").read_text()
     snippet = text.split("## Using a model in a notebook")[1].split("```python\n")[1].split("```")[0]

@@ -1,10 +1,18 @@
 """The target's judgement at its boundaries: 99.40% is 9,940 of 10,000, on each of the last 5 epochs."""
-import pytest
-
 import statistics
 
-from verdict import (LAST_EPOCHS, MAX_EPOCHS, MAX_PARAMS, accuracy_holds, fitted_hold_rate, margin, min_last,
-                     target_met)
+import pytest
+
+from trainer.verdict import (
+    LAST_EPOCHS,
+    MAX_EPOCHS,
+    MAX_PARAMS,
+    accuracy_holds,
+    fitted_hold_rate,
+    margin,
+    min_last,
+    target_met,
+)
 
 
 def epochs(*correct, total=10_000):

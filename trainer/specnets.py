@@ -16,7 +16,7 @@ moments, and its centre of mass moved to the image's centre: no parameters); `tt
 net's probabilities at test time over the image and its four one-pixel shifts. Every net ends in global average pooling and a 1x1 conv to the 10 classes
 (model2/3/4's head).
 
-    from specnets import SpecNet
+    from trainer.specnets import SpecNet
     net = SpecNet("deskew:8k,P,10,10,10,11")   # 3,918 parameters: model4's layout, thinner
 """
 import math

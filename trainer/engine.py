@@ -4,7 +4,7 @@ step (a CUDA graph on a GPU) and the epochs that train and test a net.
 `fit` is the one call that trains a net with its recipe, in train.py, in the trials and in a notebook:
 
     from data import load_mnist
-    from engine import fit
+    from trainer.engine import fit
     from model4 import Net, RECIPE
     run = fit(Net, RECIPE, load_mnist("./data"), seed=1)
     print(run.verdict)          # TARGET MET: 4,820 params <= 8,000; ...
@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from data import TensorLoader
-from recipe import complete
-from specnets import SpecNet
-from verdict import out_of_reach, target_met
+from trainer.paths import ROOT
+from trainer.recipe import complete
+from trainer.specnets import SpecNet
+from trainer.verdict import out_of_reach, target_met
 
-HERE = Path(__file__).resolve().parent
 EVAL_BATCH_SIZE = 2000
 DRY_RUN_BATCHES = 3
 PROGRESS_EVERY = 20  # batches between progress-bar updates: each one waits for the device
@@ -191,9 +191,9 @@ class WeightAverage:
 
 def load_teacher(path, device):
     """A teacher's weights file (plain data: its spec and weights, read with weights_only=True) as a
-    frozen net in evaluation mode. A relative path is taken from this folder, so that a sweep's workers
+    frozen net in evaluation mode. A relative path is taken from the project's root, so that a sweep's workers
     find the teachers/ that travel with the code."""
-    full = Path(path) if Path(path).is_absolute() else HERE / path
+    full = Path(path) if Path(path).is_absolute() else ROOT / path
     try:
         saved = torch.load(full, map_location=device, weights_only=True)
         net = SpecNet(saved["spec"])

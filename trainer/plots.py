@@ -9,7 +9,14 @@ import itertools
 import statistics
 from pathlib import Path
 
-from verdict import LAST_EPOCHS, TARGET, accuracy_holds, fitted_hold_rate, margin, wilson
+from trainer.verdict import (
+    LAST_EPOCHS,
+    TARGET,
+    accuracy_holds,
+    fitted_hold_rate,
+    margin,
+    wilson,
+)
 
 REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run

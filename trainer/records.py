@@ -19,15 +19,15 @@ from pathlib import Path
 
 import torch
 
-from engine import UserError
-from recipe import RecipeError, complete
-from verdict import LAST_EPOCHS, min_last
+from trainer.engine import UserError
+from trainer.paths import ROOT
+from trainer.recipe import RecipeError, complete
+from trainer.verdict import LAST_EPOCHS, min_last
 
-HERE = Path(__file__).resolve().parent
 # The files whose code decides a run's numbers, beside the model file.
-TRAINING_CODE = ("engine.py", "data.py", "recipe.py")
+TRAINING_CODE = ("trainer/engine.py", "data.py", "trainer/recipe.py")
 # The committed evidence, which report.py renders: a run or trial goes there only when --record asks.
-RESULTS = HERE / "results"
+RESULTS = ROOT / "results"
 
 
 class CheckpointError(UserError):
@@ -94,9 +94,9 @@ def model_sha256(path):
 def git_state():
     """(commit, dirty) of the git checkout holding the code; (None, None) outside one or without git."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10)
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
         # Untracked files (a run's own outputs, say) leave the code as committed: only changes to tracked files count.
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE,
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None, None
@@ -129,7 +129,7 @@ def device_name(device):
 @functools.cache
 def code_sha256():
     """The hash of the training code, read once: the code this process runs, even if the files change."""
-    return sha256(*(HERE / name for name in TRAINING_CODE))
+    return sha256(*(ROOT / name for name in TRAINING_CODE))
 
 
 def provenance(model_file, device):

@@ -5,7 +5,7 @@ folder; the work is handed the folder to write in where it runs (this machine's,
 scratch folder in the job's copy of the code), and the driver (this process) writes every record, so
 the workers need no shared disk. train.py --seeds and search.py both hand their runs here:
 
-    from sweeps import Run, Where, run_all
+    from trainer.sweeps import Run, Where, run_all
     runs = [Run("model4 seed 1", train.sweep_task, (...), Path("runs/model4-seed1")), ...]
     run_all(runs, data, Where(jobs=2, threads=1), done=lambda run, record: ...)
 
@@ -35,9 +35,9 @@ from typing import Callable, Optional
 import torch
 from tqdm.auto import tqdm
 
-from engine import UserError
+from trainer.engine import UserError
+from trainer.paths import ROOT
 
-HERE = Path(__file__).resolve().parent
 # What a job's copy of the code leaves behind: data, run outputs, results, environments, git.
 LEFT_BEHIND = ["data/", "runs/", "results/", ".git/", ".venv/", "venv/", "assets/", "*.pt", "*.pth",
                "__pycache__/", ".pytest_cache/"]
@@ -238,7 +238,7 @@ def join(ray, where):
     check_token(address, where.no_auth)
     try:
         ray.init(address=address, log_to_driver=False,
-                 runtime_env={"working_dir": str(HERE), "excludes": LEFT_BEHIND})
+                 runtime_env={"working_dir": str(ROOT), "excludes": LEFT_BEHIND})
     except ConnectionError as err:
         raise UserError(f"no Ray cluster at {address} ({str(err).strip().splitlines()[0]})") from None
     try:
@@ -276,7 +276,7 @@ def start_ray(where):
         make_token()
     # A new instance of our own, never one named by a stale /tmp/ray/ray_current_cluster. Its workers inherit
     # this environment, so they find the project's modules without a runtime_env (which sets up each worker).
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     ray.init(address="local", num_cpus=where.jobs * where.threads_per_run(), include_dashboard=False,
              log_to_driver=False)
     return ray

@@ -1,7 +1,7 @@
 """The target every headline model is judged by, and its judgement of a run: no torch, so that
 training, the trials and the report all use this one copy.
 
-    from verdict import target_met
+    from trainer.verdict import target_met
     met, line = target_met(params=4820, epochs=record["epochs"])   # epochs: train.py's metrics rows
 """
 import math

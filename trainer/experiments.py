@@ -8,12 +8,11 @@ A model file's contract (README, Adding an experiment): it imports, it defines `
 import importlib.util
 import re
 import traceback
-from pathlib import Path
 
-from engine import UserError, check_net
-from recipe import RecipeError, complete
+from trainer.engine import UserError, check_net
+from trainer.paths import ROOT
+from trainer.recipe import RecipeError, complete
 
-HERE = Path(__file__).resolve().parent
 MODEL_NAME = re.compile(r"model\w*")  # model1, model4, model_wide: names, never paths
 
 
@@ -23,13 +22,13 @@ class ModelFileError(UserError):
 
 def model_names():
     """The experiments: the model*.py files beside train.py, by name (model10 after model9)."""
-    names = [path.stem for path in HERE.glob("model*.py") if MODEL_NAME.fullmatch(path.stem)]
+    names = [path.stem for path in ROOT.glob("model*.py") if MODEL_NAME.fullmatch(path.stem)]
     return sorted(names, key=lambda name: [int(part) if part.isdigit() else part
                                            for part in re.split(r"(\d+)", name)])
 
 
 def model_path(name):
-    return HERE / f"{name}.py"
+    return ROOT / f"{name}.py"
 
 
 def import_model_file(name):

@@ -4,7 +4,7 @@ One schema for training, the trials, the benchmark and the report. A recipe name
 changes; `complete` fills in the rest and refuses a key the schema does not know, so that a typo
 ("anneal_ends") stops the run before it trains instead of being silently ignored.
 
-    from recipe import complete
+    from trainer.recipe import complete
     recipe = complete({"epochs": 15, "lr": 0.1, "schedule": "cosine", "warmup": 2})
 """
 

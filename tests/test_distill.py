@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import search
 from data import load_mnist
+from lab import search
 from trainer import engine
 from trainer.recipe import complete
 from trainer.specnets import SpecNet
@@ -77,7 +77,7 @@ def test_a_teacher_variant_is_saved_as_a_teacher_file(tmp_path, monkeypatch):
     torch.manual_seed(1)
     net = SpecNet("8k,P,10")
     torch.save({"model_state": net.state_dict()}, tmp_path / "model.pt")
-    monkeypatch.setattr(search, "__file__", str(tmp_path / "search.py"))
+    monkeypatch.setattr(search, "ROOT", tmp_path)
     row = {"variant": "teacher-x", "seed": 1, "spec": "8k,P,10", "params": 1036, "test_accuracy": [98.0, 99.0],
            "seconds_per_epoch": 2.5, "device_name": "cpu", "threads": 1, "git_commit": "abc"}
     search.save_teacher(row, tmp_path)

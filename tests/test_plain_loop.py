@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-import plain_loop
+from lab import plain_loop
 
 
 def test_a_model_file_is_imported_alone(tmp_path):

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-import search
 import train
 from data import load_mnist
+from lab import search
 from trainer import runs, sweeps
 from trainer.engine import Options
 from trainer.records import finished_record
@@ -119,7 +119,7 @@ class TestACluster:
         data = load_mnist(tiny_mnist, download=False)
         recipe = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"])).recipe
         names = {seed: f"dies-{os.getpid()}-seed{seed}" for seed in (1, 2)}  # scratch folders no other test shares
-        runs = [sweeps.Run(f"model4 seed {seed}", runs.sweep_task, ("model4", recipe, seed, f"{seed}/2",
+        tasks = [sweeps.Run(f"model4 seed {seed}", runs.sweep_task, ("model4", recipe, seed, f"{seed}/2",
                                                                      Options(progress=False), False, {}),
                            tmp_path / names[seed]) for seed in (1, 2)]
 
@@ -134,7 +134,7 @@ class TestACluster:
         killer = threading.Thread(target=remove_a_node_mid_run)
         done = []
         killer.start()
-        failures = sweeps.run_all(runs, data, sweeps.Where(address=cluster.address, threads=1),
+        failures = sweeps.run_all(tasks, data, sweeps.Where(address=cluster.address, threads=1),
                                   done=lambda run, record: done.append(record))
         killer.join()
         assert failures == 0 and sorted(record["seed"] for record in done) == [1, 2]
@@ -229,7 +229,8 @@ def test_search_runs_its_trials_on_local_ray(local_ray, tiny_mnist, tmp_path, ca
 def test_a_local_instance_listens_on_loopback_only_and_demands_a_token_it_made_for_its_owner(tmp_path):
     """In a fresh process, where nothing has set Ray's environment but sweeps.py itself, and the token's file
     (which Ray would make readable by every user) is named but missing."""
-    script = """import json, os, psutil, sweeps
+    script = """import json, os, psutil
+from trainer import sweeps
 ray = sweeps.start_ray(sweeps.Where(jobs=1, threads=1))
 ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
 gcs = ray.get_runtime_context().gcs_address

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-import search
 import train
+from lab import search
 from trainer import experiments, records, specnets
 from trainer.engine import count_params
 from trainer.recipe import SCHEMA, complete
@@ -102,7 +102,7 @@ def saved_line(**changes):
     ({"recipe": {**search.variant_recipe(VARIANT), "lr": 0.05}}, "its recipe differs"),
     ({"spec": "8k,P,10,10,10,12"}, "its net differs (8k,P,10,10,10,12, now 8k,P,10,10,10,11)"),
     ({"model_sha256": "0" * 64}, "specnets.py changed (sha256 000000000000, now "),
-    ({"code_sha256": "0" * 64}, "the training code (engine.py, data.py, recipe.py) changed"),
+    ({"code_sha256": "0" * 64}, "the training code (trainer/engine.py, data.py, trainer/recipe.py) changed"),
     ({"torch": "1.0"}, "torch changed (1.0, now "),
     ({"device": "cuda"}, "the device changed (cuda, now cpu)"),
     ({"device_name": "another CPU"}, "the device changed (another CPU, now "),

@@ -12,7 +12,7 @@ It prints each wall time, Ray's against the pool's, and whether every run's numb
 every epoch) are the same each way that runs one thread per seed.
 
 Usage:
-    python bench_sweeps.py --data-dir ../shared/data | tee results/bench-sweeps.txt
+    python -m lab.bench_sweeps --data-dir ../shared/data | tee results/bench-sweeps.txt
 """
 import argparse
 import json
@@ -26,9 +26,9 @@ from pathlib import Path
 import torch
 
 from data import DataError, load_mnist, resolve_data_dir
+from trainer.paths import ROOT
 from trainer.records import cpu_model
 
-HERE = Path(__file__).resolve().parent
 POOL_COMMIT = "1e5e500"  # the last commit whose search.py ran its trials on a ProcessPoolExecutor
 SEEDS, EPOCHS = [1, 2, 3, 4], 5
 # model4's net and recipe as a search.py variant, for the old search.py (the same as p4820-settled-fade-b64).
@@ -46,7 +46,7 @@ def timed(command, cwd):
 def train_sweep(data_dir, out, *flags):
     command = [sys.executable, "train.py", "--model", "model4", "--seeds", "1-4", "--epochs", str(EPOCHS),
                "--data-dir", str(data_dir), "--no-download", "--device", "cpu", "--out", str(out), *flags]
-    seconds = timed(command, HERE)
+    seconds = timed(command, ROOT)
     return seconds, {seed: [m["test_accuracy"] for m in json.loads((out / f"model4-seed{seed}" / "metrics.json")
                                                                      .read_text())["epochs"]] for seed in SEEDS}
 
@@ -55,7 +55,7 @@ def pool_sweep(data_dir, work):
     """search.py at POOL_COMMIT, two runs at a time on its process pool."""
     code = work / "pool-code"
     code.mkdir()
-    archive = subprocess.run(["git", "archive", POOL_COMMIT], cwd=HERE, capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "archive", POOL_COMMIT], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
     search = (code / "search.py").read_text()
     (code / "search.py").write_text(search.replace("\n}\n\nLAYER = ", f"\n{POOL_VARIANT}}}\n\nLAYER = ", 1))
@@ -68,7 +68,7 @@ def pool_sweep(data_dir, work):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.bench_sweeps", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
     args = parser.parse_args(argv)
     data_dir = Path(resolve_data_dir(args.data_dir)).resolve()

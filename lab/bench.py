@@ -13,12 +13,11 @@ train_epoch(); only the data path differs. Measured in one run on one device:
    script training the same model for 2 epochs with its test passes (subprocesses).
 
 Usage:
-    python bench.py --data-dir ../shared/data            # CUDA when present, else CPU
-    python bench.py --data-dir ../shared/data --skip-whole
-    python bench.py --data-dir ../shared/data --profile  # where one epoch's time goes
+    python -m lab.bench --data-dir ../shared/data            # CUDA when present, else CPU
+    python -m lab.bench --data-dir ../shared/data --skip-whole
+    python -m lab.bench --data-dir ../shared/data --profile  # where one epoch's time goes
 """
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from trainer.engine import (
 )
 from trainer.experiments import load_experiment
 from trainer.flags import positive
+from trainer.paths import ROOT
 from trainer.records import cpu_model
 
 DISTILLED = "p3918-kd2-settled-fade-b64"  # the fifth push's distilled student
@@ -127,7 +127,7 @@ def experiment(name):
 
 def distilled_pair(variant, device):
     """A distilled search.py variant as two experiments: its net and recipe without the teacher, and with it."""
-    import search  # only this row needs the trial nets
+    from lab import search  # only this row needs the trial nets
 
     recipe = search.variant_recipe(variant)
     spec = search.VARIANTS[variant][1]
@@ -151,13 +151,13 @@ def wall_seconds(command, repeats):
     times = []
     for _ in range(repeats):
         began = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - began)
     return min(times)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="folder holding MNIST/raw (default: $MNIST_DATA_DIR, else ./data)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="auto (the default): cuda where present, else cpu")
@@ -224,11 +224,10 @@ def print_times(rows, times, images, device):
 
 
 def whole_process(root, device, repeats):
-    here = os.path.dirname(os.path.abspath(__file__))
-    ours = wall_seconds([sys.executable, os.path.join(here, "train.py"), "--model", "model3", "--epochs", "2",
+    ours = wall_seconds([sys.executable, str(ROOT / "train.py"), "--model", "model3", "--epochs", "2",
                          "--data-dir", root, "--device", device.type, "--no-download",
-                         "--out", os.path.join(here, "runs", "bench")], repeats)
-    classic = wall_seconds([sys.executable, os.path.abspath(__file__), "--classic-run", "2",
+                         "--out", str(ROOT / "runs" / "bench")], repeats)
+    classic = wall_seconds([sys.executable, "-m", "lab.bench", "--classic-run", "2",
                             "--data-dir", root, "--device", device.type], repeats)
     print(f"whole process, 2 epochs with test passes (best of {repeats}): train.py {ours:.1f} s, "
           f"classic {classic:.1f} s, speed-up {classic / ours:.2f}x")

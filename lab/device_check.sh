@@ -2,17 +2,17 @@
 # The GPU check, on a machine with a CUDA device, in three modes, each sized for one call of at
 # most 10 minutes on an H100 (docs/speed.md: what each step took there).
 #
-#   bash device_check.sh            # the check:
+#   bash lab/device_check.sh            # the check:
 #       1. the tests that run on CUDA (same seed twice, resume, --eval, the torchsummary table, the
 #          CUDA-graph step against the eager one);
 #       2. one full default model3 run on CUDA, timed as a whole process;
-#       3. where a training epoch's time goes (bench.py --profile);
-#       4. bench.py on CUDA: the tensor pipeline against the classic one, the CUDA-graph step against
+#       3. where a training epoch's time goes (lab/bench.py --profile);
+#       4. lab/bench.py on CUDA: the tensor pipeline against the classic one, the CUDA-graph step against
 #          the eager one, and whole processes.
-#   bash device_check.sh --sweeps [model3] [model4]   # their fresh seeds on CUDA (1001-1010,
+#   bash lab/device_check.sh --sweeps [model3] [model4]   # their fresh seeds on CUDA (1001-1010,
 #       6301-6310; both if none named): the ten seeds of a model at once, one process each, then each
 #       sweep's own command, which reuses them and prints its summary.
-#   bash device_check.sh --ray      # many tiny nets on one GPU: model4 on 20 seeds at once on local Ray
+#   bash lab/device_check.sh --ray      # many tiny nets on one GPU: model4 on 20 seeds at once on local Ray
 #       (--jobs 20 --gpus-per-run 0.05, 1 thread each) against one run alone, each a timed whole process.
 #
 # It needs MNIST in ./data (MNIST/raw/*-ubyte) and, where torchsummary (or, for --ray, Ray) is not
@@ -22,7 +22,7 @@
 #   pip download "ray>=2.52" -d wheels           # for --ray only
 # Logs go to $OUT (or ./runs/device-check); runs to ./runs/device-check.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."  # the repository's root
 logs="${OUT:-runs/device-check}"
 runs=runs/device-check
 mkdir -p "$logs" "$runs"
@@ -88,11 +88,11 @@ grep -E "^(EPOCH|Test set|TARGET)" "$logs/model3-cuda.log"
 tail -n 3 "$logs/model3-cuda.log" | grep -i error
 "$python" -c "print(f'whole process: {$ended - $began:.1f} s')"
 
-step "python bench.py --data-dir data --device cuda --profile"
-timeout 60 "$python" bench.py --data-dir data --device cuda --profile || status=1
+step "python -m lab.bench --data-dir data --device cuda --profile"
+timeout 60 "$python" -m lab.bench --data-dir data --device cuda --profile || status=1
 
-step "python bench.py --data-dir data --device cuda"
+step "python -m lab.bench --data-dir data --device cuda"
 others
-timeout 200 "$python" bench.py --data-dir data --device cuda || status=1
+timeout 200 "$python" -m lab.bench --data-dir data --device cuda || status=1
 
 exit $status

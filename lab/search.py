@@ -3,25 +3,25 @@
 A variant is a net written as a spec (layers in order, separated by commas) plus its changes
 to BASE_RECIPE. Every run appends one JSON line to the results file: by default
 runs/search/trials.jsonl, which git ignores; with --record results/search.jsonl, the committed
-trials that `python report.py` turns into the docs' trial tables and the frontier picture. A sweep
+trials that `python -m reports` turns into the docs' trial tables and the frontier picture. A sweep
 that breaks loses at most the runs in flight. Run again, a (variant, seed) reuses a line of the
-results file only if it is the same trial, by train.py's rules for a run (the spec and specnets.py
+results file only if it is the same trial, by train.py's rules for a run (the spec and trainer/specnets.py
 for a model file; the recipe, training code, torch, device, CPU type and threads), judged where the
 run would go; otherwise it trains again and says why.
 
-Spec layers and prefixes: specnets.py. MNIST is never downloaded here: its four files must be in
+Spec layers and prefixes: trainer/specnets.py. MNIST is never downloaded here: its four files must be in
 MNIST/raw/ under --data-dir ($MNIST_DATA_DIR, else ./data), where train.py downloads them.
 
 Trials on CUDA (each a CUDA-graph step, as train.py's) give other numbers than the CPU's, so they go
 to their own files: runs/search-cuda/, and with --record results/search-cuda.jsonl.
 
 Usage:
-    python search.py --list                                         # variants, parameters, spec
-    python search.py --variants m3-base,p7656-onecycle-ema --seeds 1-3 --data-dir PATH
-    python search.py --variants p4820-settled-fade-b64 --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
-    python search.py --variants p4820-settled-fade-b64 --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
-    python search.py --variants p4820-settled-fade-b64 --seeds 1-20 --address auto         # on a running Ray cluster
-    python search.py --variants p4820-settled-fade-b64 --seeds 1-3 --record                # into results/: the evidence
+    python -m lab.search --list                                         # variants, parameters, spec
+    python -m lab.search --variants m3-base,p7656-onecycle-ema --seeds 1-3 --data-dir PATH
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-20 --address auto         # on a running Ray cluster
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-3 --record                # into results/: the evidence
 """
 import argparse
 import json
@@ -197,7 +197,7 @@ def pending(variants, seeds, results):
 
 
 # What a trial line records of where it ran (records.provenance); the spec, and the code that builds it
-# (specnets.py, its hash as model_sha256), stand for a model file.
+# (trainer/specnets.py, its hash as model_sha256), stand for a model file.
 PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch", "git_commit", "git_dirty",
                    "model_sha256", "code_sha256", "node")
 SPECNETS = ROOT / "trainer" / "specnets.py"
@@ -238,13 +238,13 @@ def variant_list(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.search", description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=variant_list, help="comma-separated variant names (see --list)")
     parser.add_argument("--seeds", type=seed_list, default="1-3", help="seeds and ranges: 1-3, 1,4,7-9 "
                         "(default: 1-3, the tuning seeds)")
     add_sweep_flags(parser)
     parser.add_argument("--data-dir", help="the folder holding MNIST/raw/ with its four *-ubyte files (default: "
-                        "$MNIST_DATA_DIR, else ./data). search.py never downloads MNIST; `python train.py --model "
+                        "$MNIST_DATA_DIR, else ./data). the search never downloads MNIST; `python train.py --model "
                         "model1 --dry-run` does, into ./data")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
                         help="where the runs train: auto (the default) picks cuda, then mps, then cpu, as "

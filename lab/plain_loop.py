@@ -10,8 +10,8 @@ augmentation, no weight decay, no weight average, 15 epochs, the full test set a
 The loop is written as a recipe (PLAIN) so that the batches, the rotations and the judgement are
 train.py's, and only the recipe differs.
 
-    python plain_loop.py --models model3,model4 --seeds 1-2                      # runs/plain-loop.jsonl
-    python plain_loop.py --models model3 --seeds 1101-1110 --jobs 2 --threads 1 --results results/plain-loop.jsonl
+    python -m lab.plain_loop --models model3,model4 --seeds 1-2                      # runs/plain-loop.jsonl
+    python -m lab.plain_loop --models model3 --seeds 1101-1110 --jobs 2 --threads 1 --results results/plain-loop.jsonl
 
 A line per finished run; a (model, seed) already in the results file with the same model code, torch,
 CPU type and thread count is not run again.
@@ -90,7 +90,7 @@ def model_list(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.plain_loop", description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=model_list, required=True, help="comma-separated model files: model3,model4")
     parser.add_argument("--seeds", type=seed_list, default="1-2", help="seeds and ranges (default: 1-2)")
     add_sweep_flags(parser)

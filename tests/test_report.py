@@ -8,11 +8,8 @@ import pytest
 import torch
 from conftest import ROOT
 
-import evidence
-import report
-import research_pages
-import speed_page
 import train
+from reports import cli, evidence, report, research_pages, run_log, speed_page
 from trainer import plots, records, runs, verdict
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -181,7 +178,7 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     fake_run(results / "runs", "model3", 1002, [99.0] * 10 + [99.5, 99.38, 99.5, 99.5, 99.5])
     fake_run(results / "runs", "model3", 1003, [99.0] * 10 + [99.6] * 5, threads=1)  # another command: its own block
     root = a_repo(tmp_path)
-    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 0
     text = (root / "README.md").read_text()
     assert text.startswith("# hand-written\n") and "stale" not in text
     assert text.count("text between") == len(DOCUMENTS["README.md"])
@@ -205,17 +202,17 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     assert "sha256" not in text  # no model file here: no hash to show
     pooled = json.loads((results / "runs" / "model3-summary.json").read_text())  # what the README claims
     assert (pooled["target_met"], pooled["runs"]) == (2, 3) and [row["threads"] for row in pooled["seeds"]] == [2, 2, 1]
-    assert report.main(["--results", str(results), "--root", str(root), "--check"]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 0
 
 
 def test_check_names_a_block_edited_by_hand(tmp_path, capsys):
     results = tmp_path / "results"
     fake_run(results / "runs", "model3", 1, [99.5] * 15)
     root = a_repo(tmp_path)
-    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 0
     readme = root / "README.md"
     readme.write_text(readme.read_text().replace("9950/10000 (99.50%)", "9960/10000 (99.60%)", 1))
-    assert report.main(["--results", str(results), "--root", str(root), "--check"]) == 1
+    assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 1
     assert "differs from results/: README.md: model3-log" in capsys.readouterr().out
 
 
@@ -224,7 +221,7 @@ def test_report_refuses_a_document_without_its_markers(tmp_path, capsys):
     fake_run(results / "runs", "model3", 1, [99.5] * 15)
     root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "run-times", "reference", "alone")})
     before = (root / "README.md").read_text()
-    assert report.main(["--results", str(results), "--root", str(root)]) == 1
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 1
     assert (root / "README.md").read_text() == before
     assert "model3-result:start" in capsys.readouterr().err
 
@@ -234,12 +231,12 @@ def test_a_run_of_ones_own_is_rendered_alone_and_no_document_is_touched(tiny_mni
     for model in evidence.MODELS:
         (root / f"{model}.py").write_text(f'"""{model}.\n\nResult (stale).\n\nend\n"""\n')
     fake_run(root / "results" / "runs", "model3", 1, [99.5] * 15)  # what a rewrite would render
-    monkeypatch.setattr(report, "HERE", root)  # report.py's default results/ and documents
+    monkeypatch.setattr(cli, "ROOT", root)  # the default results/ and documents
     before = {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
     run_dir = tmp_path / "runs" / "model5-seed1"
     run = fake_run(run_dir.parent, "model5", 1, [99.0] * 10 + [99.41, 99.38, 99.5, 99.5, 99.5],
                    confusion=[[6] * 10] * 10, mistakes=[[3, 3, 5], [7, 7, 1]])
-    assert report.main(["--run", str(run_dir), "--data-dir", str(tiny_mnist)]) == 0
+    assert cli.main(["--run", str(run_dir), "--data-dir", str(tiny_mnist)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("# model5, seed 1, 5,000 params; CPU AMD EPYC")
     assert [line for line in lines if line.startswith("EPOCH:")][-1].endswith("(99.50%) | 2.0 s")
@@ -247,9 +244,9 @@ def test_a_run_of_ones_own_is_rendered_alone_and_no_document_is_touched(tiny_mni
     assert all((run_dir / name).read_bytes().startswith(PNG_MAGIC) for name in plots.PICTURES)
     assert {path: path.read_bytes() for path in root.rglob("*") if path.is_file()} == before
     (tmp_path / "runs" / "broken").mkdir()
-    assert report.main(["--run", str(tmp_path / "runs" / "broken")]) == 1
+    assert cli.main(["--run", str(tmp_path / "runs" / "broken")]) == 1
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'runs' / 'broken'}: no finished run")
-    help_text = " ".join(report.build_parser().format_help().split())
+    help_text = " ".join(cli.build_parser().format_help().split())
     assert all(part in help_text for part in ("README.md", "docs/frontier.md", "docs/speed.md",
                                               "model1-4.py's docstrings", "assets/", "--run"))
 
@@ -277,7 +274,7 @@ def test_trial_tables_and_the_frontier(tmp_path):
     root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "run-times", "reference", "alone", "model4-result",
                                                         "model4-log"),
                              "docs/trials.md": ("model4-sweeps", *DOCUMENTS["docs/trials.md"][1:])})
-    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 0
     text = (root / "docs" / "trials.md").read_text()
     margin = text.split(report.marks("trials-margin")[0])[1].split(report.marks("trials-margin")[1])[0]
     frontier = text.split(report.marks("trials-frontier")[0])[1].split(report.marks("trials-frontier")[1])[0]
@@ -387,11 +384,11 @@ def test_a_log_says_whether_its_run_had_the_machine_to_itself():
     assert evidence.shared_machine(run(2, 0.1, 2.1)) is False  # its own two threads
     assert evidence.shared_machine(run(1, 0.1, 2.0)) is True  # another run beside it
     assert evidence.shared_machine({"provenance": {"threads": 2}}) is None
-    assert report.load_line(run(2, 0.12, 3.4)) == ("# the machine's load (1-minute average): 0.12 at the start, 3.40 "
+    assert run_log.load_line(run(2, 0.12, 3.4)) == ("# the machine's load (1-minute average): 0.12 at the start, 3.40 "
                                                    "at the end, on 2 cores; at or over 2.75 (its 2 threads + 0.75), so "
                                                    "other work shared the machine, and these seconds are longer than a "
                                                    "run alone takes")
-    assert report.load_line(run(1, 1.97, 1.2)).endswith(  # the rule, where the logs show it
+    assert run_log.load_line(run(1, 1.97, 1.2)).endswith(  # the rule, where the logs show it
         "on 2 cores; under 1.75 (its 1 thread + 0.75), so the run had the machine to itself")
 
 
@@ -412,23 +409,23 @@ def test_a_model_docstrings_result_is_the_records_and_report_keeps_it_so(tmp_pat
     run = fake_run(results / "runs", "model4", 1, [99.0] * 10 + [99.41, 99.42, 99.45, 99.40, 99.44], params=4000)
     run["provenance"]["model_sha256"] = records.model_sha256(root / "model4.py")  # a run of today's code
     (results / "runs" / "model4-seed1" / "metrics.json").write_text(json.dumps(run))
-    assert report.main(["--results", str(results), "--root", str(root), "--check"]) == 1
-    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 1
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 0
     text = (root / "model4.py").read_text()
     assert "99.99" not in text and text.endswith("target met.\n\nAnalysis.\n\"\"\"\n")
     assert "Result (results/runs/model4-seed1/metrics.json, written into this docstring by report.py): 4,000" in text
     (root / "model4.py").write_text(text + "WIDER = True\n")  # another net in the file: its run is not on record
-    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 0
     assert "report.py): not yet\nmeasured.\n\nAnalysis." in (root / "model4.py").read_text()
     assert "- **Result**: not yet measured." in (root / "README.md").read_text()
     (root / "model4.py").write_text('"""Model without its paragraph."""\n')
-    assert report.main(["--results", str(results), "--root", str(root)]) == 1
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 1
 
 
 def test_the_documents_are_what_report_makes_of_the_committed_results():
     """No number, table or log in README.md or docs/ is edited by hand: regenerating them from results/
     changes nothing, and every relative link and picture in them resolves to a file."""
-    assert report.main(["--check"]) == 0
+    assert cli.main(["--check"]) == 0
     for name in ("README.md", "docs/frontier.md", "docs/trials.md", "docs/history.md", "docs/speed.md"):
         path = ROOT / name
         for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
@@ -502,9 +499,9 @@ def test_a_model_files_summary_pools_every_fresh_seed_of_its_net(tmp_path, capsy
     root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "run-times", "reference", "alone", "model4-result",
                                                         "model4-log"),
                              "docs/trials.md": ("model4-sweeps", *DOCUMENTS["docs/trials.md"][1:])})
-    assert report.main(["--results", str(results), "--root", str(root), "--check"]) == 1
+    assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 1
     assert f"differs from results/: {runs / 'model4-summary.json'}" in capsys.readouterr().out
-    assert report.main(["--results", str(results), "--root", str(root)]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root)]) == 0
     pooled = json.loads((runs / "model4-summary.json").read_text())
     assert (pooled["params"], pooled["runs"], pooled["target_met"]) == (4000, 4, 3)
     assert [row["threads"] for row in pooled["seeds"]] == [1, 1, 2, 2] and "threads" not in pooled["provenance"]
@@ -512,7 +509,7 @@ def test_a_model_files_summary_pools_every_fresh_seed_of_its_net(tmp_path, capsy
     assert fit["low"] <= fit["rate"] <= fit["high"] and pooled["target_met_interval"] == list(verdict.wilson(3, 4))
     assert "Fresh seeds 6001–6002, 6031–6032: target met on 3/4" in (root / "README.md").read_text()
     assert json.loads((runs / "model4-6908-summary.json").read_text())["runs"] == 2
-    assert report.main(["--results", str(results), "--root", str(root), "--check"]) == 0
+    assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 0
 
 
 def test_a_nets_sweeps_show_one_hash_for_its_code(tmp_path):
@@ -641,7 +638,7 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
 def test_a_distilled_recipe_names_its_teacher_and_what_training_it_cost(tmp_path, monkeypatch):
     torch.save({"variant": "teacher-x", "params": 33264, "test_accuracy": 99.62, "train_seconds": 442.2,
                 "device_name": "CPU A", "spec": "8k,P,8", "model_state": {}}, tmp_path / "t.pt")
-    monkeypatch.setattr(evidence, "HERE", tmp_path)
+    monkeypatch.setattr(evidence, "ROOT", tmp_path)
     described = evidence.describe_recipe({"teacher": "t.pt", "distill_temperature": 2.0, "distill_weight": 0.5})
     assert ("soft labels at temperature 2, weight 0.5, from the teacher teacher-x (33,264 params, 99.62% at its "
             "last epoch, 7.4 minutes of training on one thread of CPU A)") in described

@@ -6,7 +6,7 @@ import json
 import statistics
 from pathlib import Path
 
-from evidence import (
+from reports.evidence import (
     MODELS,
     SHARED_LOAD,
     command,

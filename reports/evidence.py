@@ -9,11 +9,11 @@ import re
 import statistics
 from pathlib import Path
 
+from trainer.paths import ROOT
 from trainer.recipe import SCHEMA, complete
 from trainer.records import model_sha256
 from trainer.verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
 
-HERE = Path(__file__).resolve().parent
 MODELS = ("model1", "model2", "model3", "model4")
 # The code hashes (records.model_sha256) that model files ran for an earlier net of the size of a later one:
 # model4's 4,820 net without test-time shifts, before the same layers with them.
@@ -206,7 +206,7 @@ def teacher_text(path):
     training cost (a distilled student counts only its own parameters and epochs)."""
     import torch  # only a distilled recipe needs it
 
-    saved = torch.load(HERE / path, map_location="cpu", weights_only=True)
+    saved = torch.load(ROOT / path, map_location="cpu", weights_only=True)
     return (f"teacher {saved['variant']} ({saved['params']:,} params, {saved['test_accuracy']:.2f}% at its last "
             f"epoch, {saved['train_seconds'] / 60:.1f} minutes of training on one thread of {saved['device_name']})")
 

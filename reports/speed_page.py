@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from evidence import held, net_name, relative, seed_text, shown_run, spread
+from reports.evidence import held, net_name, relative, seed_text, shown_run, spread
 from trainer.verdict import min_last
 
 # The lines of a device log that carry its numbers.

@@ -1,45 +1,28 @@
-"""Every table, log and picture of README.md and docs/, generated from the committed results; or one run
-of your own, rendered on its own.
+"""The documents regenerated: every generated block of README.md and docs/, the Result paragraph of each
+model file's docstring, each model file's pooled sweep summary and the pictures in assets/, from results/.
 
-It reads results/: each run's metrics.json (results/runs/ on the CPU, results/runs-cuda/ on a
-GPU; results/refactor-check/new, seeds run again on another CPU type), search.py's trials
-(results/search.jsonl and results/fifth-push.jsonl; results/search-again.jsonl, trials run again on
-another CPU type; results/search-cuda.log, the console output of a GPU tuning pass), the benchmarks'
-output and the GPU device logs. It rewrites the marked blocks of README.md, docs/frontier.md,
-docs/trials.md and docs/speed.md (the text between <!-- NAME:start ... --> and <!-- NAME:end -->;
-nothing else is touched), the Result paragraph of each model file's docstring, each model file's
-pooled sweep summary (results/runs/<model>-summary.json: what the documents claim), and draws the
-pictures in assets/. Each block names the run it came from; logs are the console's lines for each epoch,
-rendered from the run's record.
+It reads results/: each run's metrics.json (results/runs/ on the CPU, results/runs-cuda/ on a GPU;
+results/refactor-check/*/new, seeds run again), the search's trials (results/search.jsonl and each push's
+file; results/search-again.jsonl, trials run again on another CPU type; results/search-cuda.log, the
+console output of a GPU tuning pass), the benchmarks' output and the GPU device logs. It rewrites only
+the marked blocks (the text between <!-- NAME:start ... --> and <!-- NAME:end -->). Each block names the
+run it came from; logs are rendered from each run's record (run_log.py).
 
-report.py writes the README's blocks and the model files' Results itself; docs/frontier.md's and
+This module writes the README's blocks and the model files' Results; docs/frontier.md's and
 docs/trials.md's blocks come from research_pages.py, docs/speed.md's from speed_page.py, and the runs
-they all read, with the words they share, from evidence.py.
-
-Usage:
-    python report.py                        # results/ -> README.md, docs/*.md, assets/*.png, model1-4.py's Result
-    python report.py --check                # write nothing: say which blocks differ from results/; exit 1 if any
-    python report.py --data-dir ../shared/data   # MNIST for the pictures of mistakes (default: as train.py)
-    python report.py --run runs/model5-seed1     # one run of yours: its log and verdict, its pictures drawn
-                                                 # into its folder; no document touched
-
-A run gets into results/ by `train.py --record` (or by copying its folder's metrics.json into
-results/runs/<model>-seed<seed>/).
+they all read, with the words they share, from evidence.py. The command: `python -m reports` (cli.py).
+A run gets into results/ by `train.py --record`.
 """
-import argparse
 import json
 import re
 import sys
 import textwrap
 from pathlib import Path
 
-from evidence import (
+from reports.evidence import (
     MODELS,
-    SHARED_LOAD,
-    command,
     cpu_type,
     current_sweep,
-    describe_recipe,
     fitted,
     held,
     is_fresh,
@@ -54,21 +37,20 @@ from evidence import (
     spread,
     todays_net,
 )
-from research_pages import all_sweeps, frontier_blocks, trials_blocks
-from speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
+from reports.research_pages import all_sweeps, frontier_blocks, trials_blocks
+from reports.run_log import log_block
+from reports.speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
 from trainer import plots
-from trainer.records import finished_record, load_trials, model_sha256, summary_of
+from trainer.records import load_trials, model_sha256, summary_of
 from trainer.verdict import (
     LAST_EPOCHS,
     accuracy_holds,
     fitted_hold_rate,
     margin,
     min_last,
-    target_met,
     wilson,
 )
 
-HERE = Path(__file__).resolve().parent
 # search.py's results files in results/, each with the screens and fresh sweeps of its own rule (a fifth push
 # file apart, since its rule fixed its own CPU type); results/search-again.jsonl holds trials run again elsewhere.
 TRIAL_FILES = ("search.jsonl", "fifth-push.jsonl")
@@ -117,55 +99,6 @@ def results_table(runs):
                          f"{margin(min_last(shown['epochs'])):+d} (that run) | "
                          f"{min_last(shown['epochs']):.2f} (that run) | n/a |")
     return "\n".join(lines)
-
-
-def machine(record):
-    where = record.get("provenance", {})
-    if not where:
-        return "not recorded"
-    device = where["device_name"] if where["device"] == "cuda" else \
-        f"CPU {where['device_name']}{', ' + where['cpu_capability'] if where.get('cpu_capability') else ''}"
-    commit = where["git_commit"][:7] + ("+dirty" if where["git_dirty"] else "") if where.get("git_commit") else \
-        "not recorded"
-    threads = f"{where['threads']} thread{'s' if where['threads'] != 1 else ''}"
-    return f"{device}; {threads}; torch {where['torch']}; commit {commit}"
-
-
-def log_block(record, relative):
-    """A run's console lines for each epoch and its verdict, rendered from its record, folded."""
-    epochs = record["epochs"]
-    verdict = target_met(record["params"], epochs)[1]
-    lines = [f"$ {command(record['model'], [record['seed']], record)}",
-             f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
-             f"# recipe: {describe_recipe(record['recipe'])}"]
-    lines.append(load_line(record))
-    lines.append("# each epoch: its rate at the start | training loss (epoch mean) and accuracy | the test pass | seconds")
-    for m in epochs:
-        lines.append(f"EPOCH: {m['epoch']:<2} | lr {m['lr']:<7.4g}| train: loss {m['train_loss']:.4f}, accuracy "
-                     f"{m['train_accuracy']:.2f}% | Test set: Average loss: {m['test_loss']:.4f}, Accuracy: "
-                     f"{m['test_correct']}/{m['test_total']} ({m['test_accuracy']:.2f}%) | {m['seconds']:.1f} s")
-    lines.append(verdict)
-    return "\n".join([f"<details><summary>Log: <code>{escape(verdict)}</code></summary>", "",
-                      f"From [`{relative}`]({relative}), every epoch as train.py recorded it:", "", "```text",
-                      *lines, "```", "", "</details>"])
-
-
-def load_line(record):
-    """A log's line on how busy the machine was, which its seconds depend on."""
-    shared = shared_machine(record)
-    if shared is None:
-        return "# the machine's load was not recorded for this run: other work may have shared the machine"
-    machine, threads = record["machine"], record["provenance"]["threads"]
-    return (f"# the machine's load (1-minute average): {machine['start']['load'][0]:.2f} at the start, "
-            f"{machine['end']['load'][0]:.2f} at the end, on {machine['end']['cores']} cores; "
-            f"{'at or over' if shared else 'under'} {threads + SHARED_LOAD:g} (its {threads} "
-            f"thread{'s' * (threads != 1)} + {SHARED_LOAD:g}), so " +
-            ("other work shared the machine, and these seconds are longer than a run alone takes" if shared else
-             "the run had the machine to itself"))
-
-
-def escape(text):
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def result_line(model, runs, root, plain=()):
@@ -398,53 +331,9 @@ def write_pictures(runs, trials, assets, images):
         (assets / stale).unlink()
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(description=(
-        "Rewrite, from results/, the generated blocks of README.md, docs/frontier.md, docs/trials.md and "
-        "docs/speed.md (between their <!-- NAME:start --> and <!-- NAME:end --> marks), the Result paragraph of "
-        "model1-4.py's docstrings, the model files' pooled sweep summaries (results/runs/*-summary.json) "
-        "and the pictures in assets/ (any other picture there is removed). With --check, write nothing; with "
-        "--run, render one run of your own and touch none of them."))
-    parser.add_argument("--results", default=str(HERE / "results"), help="the committed results (default: results)")
-    parser.add_argument("--root", default=str(HERE), help="the folder holding README.md, docs/ and assets/ "
-                        "(default: this repository)")
-    parser.add_argument("--data-dir", help="MNIST, for the pictures of mistakes (default: $MNIST_DATA_DIR, else "
-                        "./data; without it they keep their last drawing)")
-    how = parser.add_mutually_exclusive_group()
-    how.add_argument("--check", action="store_true", help="write nothing; name each block that differs from "
-                     "what results/ give, and exit 1 if any does")
-    how.add_argument("--run", metavar="DIR", help="a folder train.py wrote (runs/model5-seed1): print its log and "
-                     "verdict and draw its pictures into it; nothing else is written")
-    return parser
-
-
-def render_run(run_dir, data_dir):
-    """One run of one's own, on its own: its log and verdict as the README shows a run's (less the command,
-    which a record does not keep whole), and its pictures drawn into its folder (MNIST's test images give
-    the mistakes). Returns the exit status."""
-    from data import DataError, load_mnist, resolve_data_dir
-    record = finished_record(run_dir)
-    if record is None:
-        print(f"error: {run_dir}: no finished run (train.py writes its metrics.json with the verdict after the "
-              f"last epoch; a dry run has none)", file=sys.stderr)
-        return 1
-    log = log_block(record, run_dir / "metrics.json").split("```text\n", 1)[1].rsplit("\n```", 1)[0]
-    print("\n".join(line for line in log.splitlines() if not line.startswith("$ ")))
-    try:
-        images = load_mnist(resolve_data_dir(data_dir), download=False)[1][0]
-    except DataError as err:
-        print(f"Pictures not drawn: {err}")
-        return 0
-    plots.save_run_plots(record, images, run_dir)
-    print(f"Pictures: {', '.join(str(run_dir / name) for name in plots.PICTURES)}")
-    return 0
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.run:
-        return render_run(Path(args.run), args.data_dir)
-    results, root = Path(args.results), Path(args.root)
+def regenerate(results, root, data_dir=None, check=False):
+    """Rewrite every generated block, summary and picture from `results` into the documents under `root`
+    (with `check`, write nothing and name what differs). Returns the exit status."""
     try:
         runs = load_runs(results / "runs", results / "runs-cuda")
     except (ValueError, KeyError) as err:
@@ -480,12 +369,12 @@ def main(argv=None):
         if text is None or not path.is_file() or path.read_text() != text:
             stale.append(str(path))
             written[path] = text
-    for path, new in written.items() if not args.check else ():
+    for path, new in written.items() if not check else ():
         path.write_text(new) if new is not None else path.unlink()
-    if args.check:
+    if check:
         print("\n".join(f"differs from results/: {where}" for where in stale) or "every block is as results/ give it")
         return 1 if stale else 0
-    write_pictures(runs, trials, root / "assets", test_images(args.data_dir))
+    write_pictures(runs, trials, root / "assets", test_images(data_dir))
     print(f"{', '.join(documents)}: {len(stale)} blocks rewritten; {sum(len(r) for r in runs.values())} runs, "
           f"{len(trials)} trials, {len(logged)} logged trials")
     return 0
@@ -500,6 +389,3 @@ def test_images(data_dir):
         print(f"The pictures of mistakes keep their last drawing ({err})")
         return None
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,45 @@
+"""python -m reports: every table, log and picture of README.md and docs/, generated from the committed
+results; or one run of your own, rendered on its own (no document touched, none of their pages imported).
+
+Usage:
+    python -m reports                        # results/ -> README.md, docs/*.md, assets/*.png, model1-4.py's Result
+    python -m reports --check                # write nothing: say which blocks differ from results/; exit 1 if any
+    python -m reports --data-dir ../shared/data   # MNIST for the pictures of mistakes (default: as train.py)
+    python -m reports --run runs/model5-seed1     # one run of yours: its log and verdict, its pictures drawn
+                                                  # into its folder
+"""
+import argparse
+from pathlib import Path
+
+from trainer.paths import ROOT
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m reports", description=(
+        "Rewrite, from results/, the generated blocks of README.md, docs/frontier.md, docs/trials.md and "
+        "docs/speed.md (between their <!-- NAME:start --> and <!-- NAME:end --> marks), the Result paragraph of "
+        "model1-4.py's docstrings, the model files' pooled sweep summaries (results/runs/*-summary.json) "
+        "and the pictures in assets/ (any other picture there is removed). With --check, write nothing; with "
+        "--run, render one run of your own and touch none of them."))
+    parser.add_argument("--results", default=str(ROOT / "results"), help="the committed results (default: results)")
+    parser.add_argument("--root", default=str(ROOT), help="the folder holding README.md, docs/ and assets/ "
+                        "(default: this repository)")
+    parser.add_argument("--data-dir", help="MNIST, for the pictures of mistakes (default: $MNIST_DATA_DIR, else "
+                        "./data; without it they keep their last drawing)")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--check", action="store_true", help="write nothing; name each block that differs from "
+                     "what results/ give, and exit 1 if any does")
+    how.add_argument("--run", metavar="DIR", help="a folder train.py wrote (runs/model5-seed1): print its log and "
+                     "verdict and draw its pictures into it; nothing else is written")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.run:
+        from reports.run_log import (
+            render_run,  # a run of one's own needs none of the documents' pages
+        )
+        return render_run(Path(args.run), args.data_dir)
+    from reports.report import regenerate
+    return regenerate(Path(args.results), Path(args.root), args.data_dir, args.check)

@@ -1,14 +1,16 @@
 """Shared fixtures: tiny MNIST-format IDX files written by the tests themselves (no network)."""
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SHARED_MNIST = ROOT.parent / "shared" / "data"
+# The files a student copies beside a model file into a notebook's folder to get `fit` and the model's own
+# recipe (the README's "Take the trainer with you" names the same).
+TRAVEL = ["data.py", "trainer/__init__.py", "trainer/engine.py", "trainer/paths.py", "trainer/plots.py",
+          "trainer/recipe.py", "trainer/specnets.py", "trainer/verdict.py"]
 
 
 def copy_of_the_code(repo, *models):
@@ -19,6 +21,14 @@ def copy_of_the_code(repo, *models):
         shutil.copy(ROOT / name, repo / name)
     shutil.copytree(ROOT / "trainer", repo / "trainer", ignore=shutil.ignore_patterns("__pycache__"))
     return repo
+
+
+def copy_of_the_travel_files(folder, *names):
+    """TRAVEL and the named files (model4.py, notebook.ipynb), alone in `folder`, as a student copies them."""
+    for name in (*TRAVEL, *names):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes((ROOT / name).read_bytes())
+    return folder
 
 
 def write_idx(path, tensor):

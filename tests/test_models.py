@@ -36,11 +36,15 @@ def test_model_file_imports_only_torch(name):
 def test_model_file_runs_alone(name, tmp_path):
     """Copied into an empty folder, with no other project file importable, as into a notebook.
 
-    -E -s: no PYTHONPATH, no user site; the script's own folder is the only project path."""
+    -E -s: no PYTHONPATH, no user site; the script's own folder is the only project path, and the finder
+    of an editable install of this project (pip install -e .) is dropped, as in a notebook without it."""
     (tmp_path / f"{name}.py").write_text((ROOT / f"{name}.py").read_text())
     (tmp_path / "notebook.py").write_text(
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if '__editable__' not in getattr(f, '__module__', '')]\n"
         f"import importlib.util, torch, {name}\n"
-        f"assert not any(importlib.util.find_spec(m) for m in ('data', 'train', 'report')), 'project leaked'\n"
+        "assert not any(importlib.util.find_spec(m) for m in ('data', 'train', 'trainer', 'lab', 'reports')), "
+        "'project leaked'\n"
         f"out = {name}.Net().eval()(torch.zeros(2, 1, 28, 28))\n"
         f"assert out.shape == (2, 10)\n"
         f"print(sorted({name}.RECIPE))\n")

@@ -19,7 +19,8 @@ def test_a_model_file_is_imported_alone(tmp_path):
         plain_loop.import_alone(tmp_path / "needs_sibling.py", other)
 
 
-def test_runs_train_once_per_machine_and_are_written_where_asked(tiny_mnist, tmp_path, capsys):
+def test_runs_train_once_per_machine_and_are_written_where_asked(tiny_mnist, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # each run's folder goes under runs/ where it runs: not in this checkout
     results = tmp_path / "plain.jsonl"
     argv = ["--models", "model4", "--seeds", "5", "--data-dir", str(tiny_mnist), "--results", str(results),
             "--threads", "1"]

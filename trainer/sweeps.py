@@ -264,7 +264,7 @@ def start_ray(where):
         from ray._raylet import AuthenticationMode, get_authentication_mode
     except ImportError:
         raise UserError("--jobs and --address run on Ray 2.52 or later, which is not installed here: "
-                        "pip install -r requirements.txt") from None
+                        "pip install -e '.[sweeps]' (or pip install 'ray>=2.52')") from None
     stale_auth = os.environ.get("RAY_AUTH_MODE") == "token" and get_authentication_mode() != AuthenticationMode.TOKEN
     if imported and ((loopback and ray_constants.ENABLE_RAY_CLUSTER) or stale_auth):
         raise UserError("Ray was imported before this sweep could set it up (a token demanded; on this machine, "

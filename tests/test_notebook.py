@@ -1,15 +1,15 @@
 """notebook.ipynb, executed in a fresh kernel as a student would run it: tiny MNIST, one epoch each."""
 import pytest
-from conftest import ROOT
+from conftest import ROOT, copy_of_the_travel_files
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is a test requirement (requirements-dev.txt)")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is a test requirement (requirements-dev.txt)")
 
 
-def execute(tiny_mnist, replace=None):
-    """The notebook run top to bottom in a new kernel, its parameters cell set for a short run; `replace`
-    maps a cell's first line to a new source for that cell."""
-    notebook = nbformat.read(ROOT / "notebook.ipynb", as_version=4)
+def execute(tiny_mnist, replace=None, folder=ROOT):
+    """The notebook in `folder` run top to bottom in a new kernel, its parameters cell set for a short run;
+    `replace` maps a cell's first line to a new source for that cell."""
+    notebook = nbformat.read(folder / "notebook.ipynb", as_version=4)
     for cell in notebook.cells:
         if "parameters" in cell.metadata.get("tags", []):
             cell.source = f"DATA_DIR = {str(tiny_mnist)!r}\nDOWNLOAD = False\nEPOCHS = 1\nSEED = 1"
@@ -17,7 +17,7 @@ def execute(tiny_mnist, replace=None):
             if cell.source.startswith(first):
                 cell.source = source
     nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT)}}).execute()
+                            resources={"metadata": {"path": str(folder)}}).execute()
     return notebook
 
 
@@ -41,6 +41,17 @@ def test_the_notebook_trains_model4_and_a_pasted_net_with_their_recipes(tiny_mni
     assert "How long a run takes:" in times and "minutes for model4's 15 epochs on " in times, times
     used = outputs([cell for cell in notebook.cells if cell.source.startswith("net = model4.Net()")][0])[0]
     assert used.startswith("predicted: [") and "true:      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in used, used
+
+
+def test_beside_the_trainers_files_alone_the_notebook_trains_model4(tiny_mnist, tmp_path):
+    """The notebook, model4.py and the files the README says to copy, alone in a folder: no clone, no
+    records (the time of a committed run is pointed to, not read)."""
+    folder = copy_of_the_travel_files(tmp_path, "model4.py", "notebook.ipynb")
+    notebook = execute(tiny_mnist, folder=folder)
+    assert outputs(notebook.cells[1])[0].strip() == f"working in {folder}"
+    trained = next(cell for cell in notebook.cells if cell.source.startswith("import model4"))
+    assert "model4: 4,820 parameters" in outputs(trained)[0] and len(outputs(trained)[1]) == 1
+    assert (folder / "runs" / "notebook" / "model4.pt").is_file() and not (folder / "train.py").exists()
 
 
 def test_a_students_own_net_and_recipe_train_in_the_notebook(tiny_mnist):

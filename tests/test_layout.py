@@ -1,0 +1,130 @@
+"""The repository's shape: imports run one way (the reports and the lab -> the trainer -> data.py), the
+trainer travels with a model file into an empty folder, and a single run imports only what it uses."""
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, TRAVEL, copy_of_the_travel_files
+
+# What may import what, by layer: a module may import its own layer's modules and those its layer lists.
+MAY_IMPORT = {
+    "data": set(),
+    "trainer": {"data"},
+    "train": {"data", "trainer"},  # the CLI: nothing imports it
+    "lab": {"data", "trainer"},
+    "reports": {"data", "trainer"},
+    "tests": {"data", "trainer", "train", "lab", "reports", "conftest"},
+}
+
+
+def layer(module):
+    return module.split(".")[0]
+
+
+def project_imports(path):
+    """The project's modules that a file imports, anywhere in it (a lazy import counts too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return {name for name in names if layer(name) in MAY_IMPORT or layer(name) == "conftest"}
+
+
+def wrong_arrows(files):
+    """(file, module) for each import that runs against MAY_IMPORT."""
+    wrong = []
+    for path in files:
+        own = layer(".".join(path.relative_to(ROOT).with_suffix("").parts))
+        wrong += [(str(path.relative_to(ROOT)), name) for name in sorted(project_imports(path))
+                  if layer(name) != own and layer(name) not in MAY_IMPORT[own]]
+    return wrong
+
+
+def project_files():
+    return [ROOT / "data.py", ROOT / "train.py",
+            *(path for package in ("trainer", "lab", "reports", "tests") for path in (ROOT / package).glob("*.py"))]
+
+
+def test_imports_run_one_way():
+    assert wrong_arrows(project_files()) == []
+
+
+def test_an_arrow_the_wrong_way_is_caught(tmp_path, monkeypatch):
+    """The check itself: a trainer module that imports the CLI, a lab module that imports the reports."""
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    for package, text in (("trainer", "import train\n"), ("lab", "def f():\n    from reports import cli\n"),
+                          ("reports", "from trainer import engine\n")):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "x.py").write_text(text)
+    assert wrong_arrows(sorted(tmp_path.glob("*/x.py"))) == [("lab/x.py", "reports"), ("trainer/x.py", "train")]
+
+
+def test_the_top_level_is_the_experiment():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    top = {line.split("/")[0] for line in tracked.splitlines()}
+    modules = sorted(name for name in top if name.endswith(".py"))
+    assert modules == ["data.py", "model1.py", "model2.py", "model3.py", "model4.py", "train.py"]
+    assert {"trainer", "lab", "reports", "tests", "docs", "results", "assets", "teachers"} <= top
+
+
+def test_each_package_says_what_it_does_and_may_import():
+    for package in ("trainer", "lab", "reports"):
+        doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text()))
+        assert doc and "Imports:" in doc, package
+
+
+def test_the_readme_names_the_files_that_travel():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Take the trainer with you")[1].split("\n## ")[0]
+    assert all(f"`{name}`" in section for name in TRAVEL), section
+
+
+def test_the_trainer_travels_with_a_model_file_into_an_empty_folder(tmp_path, tiny_mnist):
+    """Exactly the travel files and model3.py, copied into an empty folder: fit trains the model's Net by
+    its own RECIPE there (a dry run), every module of the project imported from that folder."""
+    copy_of_the_travel_files(tmp_path, "model3.py")
+    script = f"""import json, sys
+from data import load_mnist
+from model3 import Net, RECIPE
+from trainer.engine import Options, fit
+run = fit(Net, RECIPE, load_mnist({str(tiny_mnist)!r}, download=False), seed=1,
+          options=Options(progress=False, dry_run=True))
+ours = {{name: module.__file__ for name, module in sys.modules.items()
+        if name.split(".")[0] in ("data", "model3", "trainer", "train", "lab", "reports")}}
+print(json.dumps({{"epochs": len(run.metrics), "modules": ours}}))"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["epochs"] == 1
+    assert seen["modules"] and all(path.startswith(str(tmp_path)) for path in seen["modules"].values()), seen
+
+
+BLOCK_RAY = """import importlib.abc, sys
+class NoRay(importlib.abc.MetaPathFinder):  # as if Ray were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ray":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoRay())
+"""
+
+
+@pytest.mark.parametrize("flags, status", [((), 0), (("--seeds", "1,2", "--jobs", "2"), 1)])
+def test_a_single_run_needs_neither_ray_nor_the_documents(flags, status, tiny_mnist, tmp_path):
+    """A dry run of model3 where Ray cannot be imported: it trains, and imports neither Ray, the lab nor the
+    document generator; a sweep on Ray (--jobs) says in one line how to install it."""
+    script = BLOCK_RAY + f"""import json, train
+code = train.main(["--model", "model3", "--data-dir", {str(tiny_mnist)!r}, "--no-download", "--dry-run",
+                   "--out", {str(tmp_path / 'runs')!r}, *{list(flags)!r}])
+print(json.dumps({{"code": code, "imported": sorted({{name.split(".")[0] for name in sys.modules}}
+                                                  & {{"ray", "lab", "reports"}})}}))"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"code": status, "imported": []}, result.stderr
+    if status:
+        assert result.stderr.count("\n") == 1 and "pip install -e '.[sweeps]'" in result.stderr, result.stderr

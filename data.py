@@ -116,7 +116,9 @@ def load_mnist(root, download=True):
 def affine_thetas(n, generator, rotate=0.0, translate=0.0, scale=0.0):
     """n affine matrices (n, 2, 3): rotate by up to +-rotate degrees, shift by up to +-translate
     of the size, zoom by 1+-scale, each drawn per image from `generator` (on the CPU)."""
-    draw = lambda: torch.rand(n, generator=generator) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    def draw():  # uniform in [-1, 1]
+        return torch.rand(n, generator=generator) * 2 - 1
+
     angle = draw() * math.radians(rotate)
     zoom = 1 + draw() * scale
     shift = torch.stack([draw(), draw()], dim=1) * 2 * translate  # grid coordinates span 2
@@ -128,7 +130,9 @@ def affine_thetas(n, generator, rotate=0.0, translate=0.0, scale=0.0):
 def tone_shifts(n, generator, brightness=0.0, contrast=0.0):
     """n per-image gains (1 +- contrast) and shifts (+- brightness) as (n, 1, 1, 1) tensors, drawn from
     `generator`: a pixel p in [0, 1] becomes p * gain + shift, clipped to [0, 1]."""
-    draw = lambda: torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    def draw():  # uniform in [-1, 1]
+        return torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1
+
     return 1 + draw() * contrast, draw() * brightness
 
 

@@ -66,7 +66,8 @@ def recipe_setting(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="python train.py", description="Train an MNIST experiment under the 8k-parameter, 15-epoch, 99.40% target.")
+        prog="python train.py",
+        description="Train an MNIST experiment under the 8k-parameter, 15-epoch, 99.40% target.")
     parser.add_argument("--model", choices=model_names(), help="experiment to run (required unless --resume/--eval)")
     parser.add_argument("--epochs", type=positive(int), help="epochs (default: the model's recipe)")
     parser.add_argument("--batch-size", type=positive(int), help="batch size (default: the model's recipe)")

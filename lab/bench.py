@@ -196,8 +196,8 @@ def main(argv=None):
         return 0
     rows = [(label, module, False, None, f"tensors on {device.type}, batch {module.RECIPE['batch_size']}")
             for label, module in [("model3", model3), *others]]
-    rows += [(student.name.split("-")[0], student, False, None, f"tensors on {device.type}, batch "
-              f"{student.RECIPE['batch_size']}{', with its teacher' if student.RECIPE['teacher'] else ''}")
+    rows += [(student.name.split("-")[0], student, False, None, (f"tensors on {device.type}, batch "
+              f"{student.RECIPE['batch_size']}{', with its teacher' if student.RECIPE['teacher'] else ''}"))
              for student in distilled]
     if device.type == "cuda":
         rows += [("model3", model3, True, None, f"tensors on cuda, batch {model3.RECIPE['batch_size']}, eager step")]

@@ -32,7 +32,7 @@ from trainer.records import cpu_model
 POOL_COMMIT = "1e5e500"  # the last commit whose search.py ran its trials on a ProcessPoolExecutor
 SEEDS, EPOCHS = [1, 2, 3, 4], 5
 # model4's net and recipe as a search.py variant, for the old search.py (the same as p4820-settled-fade-b64).
-POOL_VARIANT = ('    "bench-model4": ("frontier", "8k,P,10,12,12,12", {**SETTLED_FADE_B64, "epochs": %d}),\n' % EPOCHS)
+POOL_VARIANT = f'    "bench-model4": ("frontier", "8k,P,10,12,12,12", {{**SETTLED_FADE_B64, "epochs": {EPOCHS}}}),\n'
 
 
 def timed(command, cwd):

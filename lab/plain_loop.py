@@ -129,7 +129,8 @@ def main(argv=None):
         mine = [row for row in rows if row["model"] == name]
         mins = [row["min_last"] for row in mine]
         if mine:
-            print(f"{name} alone: target met on {sum(row['target_met'] for row in mine)}/{len(mine)}; lowest of the last 5 "
+            held = sum(row["target_met"] for row in mine)
+            print(f"{name} alone: target met on {held}/{len(mine)}; lowest of the last 5 "
                   f"{statistics.fmean(mins):.3f} mean, worst {min(mins):.2f}")
     return 1 if failures else 0
 

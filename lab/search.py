@@ -18,10 +18,10 @@ to their own files: runs/search-cuda/, and with --record results/search-cuda.jso
 Usage:
     python -m lab.search --list                                         # variants, parameters, spec
     python -m lab.search --variants m3-base,p7656-onecycle-ema --seeds 1-3 --data-dir PATH
-    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-3 --jobs 2 --threads 1    # two at a time (local Ray)
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-3 --jobs 2 --threads 1   # two at a time (Ray)
     python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-20 --jobs 20 --gpus-per-run 0.05 --device cuda
-    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-20 --address auto         # on a running Ray cluster
-    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-3 --record                # into results/: the evidence
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-20 --address auto        # on a Ray cluster
+    python -m lab.search --variants p4820-settled-fade-b64 --seeds 1-3 --record               # into results/
 """
 import argparse
 import json
@@ -167,10 +167,12 @@ VARIANTS = {
     # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),
     # and the 3,918 net learning from its soft labels at two temperatures.
     "teacher-p33264-onecycle-ema-e20": ("teacher", "16k,P,32,32,32,32", {**ONE_CYCLE_EMA, "epochs": 20}),
-    "p3918-kd4-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "teacher": TEACHER,
-                                                                      "distill_temperature": 4.0, "distill_weight": 0.7}),
-    "p3918-kd2-settled-fade-b64": ("frontier", "8k,P,10,10,10,11", {**SETTLED_FADE_B64, "teacher": TEACHER,
-                                                                      "distill_temperature": 2.0, "distill_weight": 0.5}),
+    "p3918-kd4-settled-fade-b64": ("frontier", "8k,P,10,10,10,11",
+                                   {**SETTLED_FADE_B64, "teacher": TEACHER, "distill_temperature": 4.0,
+                                    "distill_weight": 0.7}),
+    "p3918-kd2-settled-fade-b64": ("frontier", "8k,P,10,10,10,11",
+                                   {**SETTLED_FADE_B64, "teacher": TEACHER, "distill_temperature": 2.0,
+                                    "distill_weight": 0.5}),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
 }

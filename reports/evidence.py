@@ -25,7 +25,8 @@ SAME_SIZE_EARLIER = {"model4": {"273a17f2085c233ea083f15d144797134c26502f01ec90e
 FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds start here
 SHARED_LOAD = 0.75  # a 1-minute load this far above a run's own threads at its end: other work shared the machine
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
-TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[\d,]+) params\s+last 5: (?P<last>[\d. ]+?)"
+TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[\d,]+) params\s+"
+                        r"last 5: (?P<last>[\d. ]+?)"
                         r"\s+lowest (?P<lowest>[\d.]+)\s+(?P<seconds>[\d.]+) s/epoch")
 
 

@@ -81,8 +81,8 @@ def replace_marked(text, body, section):
 def results_table(runs):
     """Markdown: one row per experiment's current net (the net of its default run): its fresh seeds on
     the CPU, or its one run where it has no sweep."""
-    lines = ["| experiment | params | fresh seeds: target met (95% interval) | hold rate from the margins (95% "
-             "interval) | margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |",
+    lines = [("| experiment | params | fresh seeds: target met (95% interval) | hold rate from the margins (95% "
+             "interval) | margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |"),
              "| --- | ---: | --- | --- | --- | --- | --- |"]
     for model in MODELS:
         shown = shown_run(runs, model)
@@ -159,8 +159,8 @@ def alone_text(model, plain, root):
 def alone_table(runs, plain, root):
     """Markdown: each model file that ran alone, by the plain loop, beside the same file with its RECIPE
     through fit, on their fresh seeds."""
-    lines = ["| model | trained by | fresh seeds | CPU type | target met (95% interval) | "
-             "lowest of last 5: mean ± std | worst seed |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [("| model | trained by | fresh seeds | CPU type | target met (95% interval) | "
+             "lowest of last 5: mean ± std | worst seed |"), "| --- | --- | --- | --- | --- | --- | --- |"]
     for model in MODELS:
         rows, shown = alone_rows(plain, model, root), shown_run(runs, model)
         if not rows or shown is None:
@@ -356,8 +356,8 @@ def regenerate(results, root, data_dir=None, check=False):
         try:
             text = path.read_text()
             new = text
-            replace = (lambda text, body, _: replace_result(text, body, name)) if name.endswith(".py") else \
-                replace_marked
+            replace = (lambda text, body, _, name=name: replace_result(text, body, name)) \
+                if name.endswith(".py") else replace_marked
             for section, body in blocks.items():
                 new = replace(new, body, section)
         except (OSError, ValueError) as err:

@@ -82,8 +82,8 @@ def frontier_table(sweeps):
     """Markdown: the chance of holding the target against the parameter count, one row per fresh-seed
     sweep, smallest net first: K/N and the hold rate the seeds' margins give; the seeds themselves in a
     folded table after it."""
-    lines = ["| net | params | fresh seeds | target met (95% interval) | hold rate from the margins (95% interval) "
-             "| margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |",
+    lines = [("| net | params | fresh seeds | target met (95% interval) | hold rate from the margins (95% interval) "
+             "| margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |"),
              "| --- | ---: | --- | --- | --- | --- | --- | --- |"]
     by_seed = ["<details><summary>Seed by seed: each fresh seed's lowest of the last 5 epochs</summary>", "",
                "| net | params | fresh seeds | lowest of last 5, in seed order |", "| --- | ---: | --- | --- |"]
@@ -120,8 +120,8 @@ def expect_table(runs, model="model4"):
     swept = current_sweep(runs, model, shown) if shown else None
     if not swept:
         return ""
-    lines = ["| CPU type | threads | fresh seeds | target met (95% interval) | hold rate from the margins (95% "
-             "interval) | margin in images: mean ± std |", "| --- | --- | --- | --- | --- | --- |"]
+    lines = [("| CPU type | threads | fresh seeds | target met (95% interval) | hold rate from the margins (95% "
+             "interval) | margin in images: mean ± std |"), "| --- | --- | --- | --- | --- | --- |"]
     by_cpu = {}
     for r in swept[0]:
         by_cpu.setdefault(cpu_type(r), []).append(r)
@@ -242,15 +242,15 @@ def levers_table(trials):
     lowest-of-last-5 against its yardstick's on the same seeds and CPU type, and the verdict; then the
     levers that could not be set against their yardstick."""
     rows, apart = lever_rows(trials)
-    lines = ["| lever: what it changes | net (its yardstick) | seeds, CPU type | mean against the yardstick | "
-             "verdict |", "| --- | --- | --- | --- | --- |"]
+    lines = [("| lever: what it changes | net (its yardstick) | seeds, CPU type | mean against the yardstick | "
+             "verdict |"), "| --- | --- | --- | --- | --- |"]
     for row in rows:
         lines.append(f"| {row['lever']}: {', '.join(row['changes'])} | {row['net']} ({row['params']:,}) | "
                      f"{seed_text(row['seeds'])}, {row['cpu']} | {row['mean'] - row['yardstick']:+.3f} "
                      f"({row['mean']:.3f} against {row['yardstick']:.3f}) | {lever_verdict(row)} |")
     if apart:
-        lines += ["", f"Not set against their yardstick (it ran on none of their seeds on their CPU type, or "
-                      f"their CPU type is not recorded): {', '.join(apart)}."]
+        lines += ["", (f"Not set against their yardstick (it ran on none of their seeds on their CPU type, or "
+                      f"their CPU type is not recorded): {', '.join(apart)}.")]
     return "\n".join(lines)
 
 
@@ -279,8 +279,8 @@ def sweep_blocks(model, groups, relative_of):
                                        f"(a load at their end of their threads + {SHARED_LOAD:g} or more): their "
                                        f"seconds are longer than alone")
         lines = [f"$ {command(model, seeds, group[0])}", load, *summary_lines(summary)[1:-1], where_ran(summary)]
-        blocks += [f"<details><summary>Sweep {seed_text(seeds)}: target met on {summary['target_met']}/"
-                   f"{summary['runs']} seeds</summary>", "",
+        blocks += [(f"<details><summary>Sweep {seed_text(seeds)}: target met on {summary['target_met']}/"
+                   f"{summary['runs']} seeds</summary>"), "",
                    f"From the runs' records in [`{relative_of(group[0])}`]({relative_of(group[0])}):", "",
                    "```text", *lines, "```", "", "</details>", ""]
     return "\n".join(blocks).rstrip("\n")

@@ -28,7 +28,8 @@ def log_block(record, relative):
              f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
              f"# recipe: {describe_recipe(record['recipe'])}"]
     lines.append(load_line(record))
-    lines.append("# each epoch: its rate at the start | training loss (epoch mean) and accuracy | the test pass | seconds")
+    lines.append("# each epoch: its rate at the start | training loss (epoch mean) and accuracy | the test pass | "
+                 "seconds")
     for m in epochs:
         lines.append(f"EPOCH: {m['epoch']:<2} | lr {m['lr']:<7.4g}| train: loss {m['train_loss']:.4f}, accuracy "
                      f"{m['train_accuracy']:.2f}% | Test set: Average loss: {m['test_loss']:.4f}, Accuracy: "

@@ -35,8 +35,8 @@ def file_block(path, relative, keep=None):
 
 def gpu_sweeps_table(runs):
     """Markdown: every seed sweep on a GPU: its device, net, K/N, lowest of the last 5 and worst seed."""
-    lines = ["| experiment | params | device | seeds | target met (95% interval) | lowest of last 5: mean ± std | "
-             "worst seed |", "| --- | ---: | --- | --- | --- | --- | --- |"]
+    lines = [("| experiment | params | device | seeds | target met (95% interval) | lowest of last 5: mean ± std | "
+             "worst seed |"), "| --- | ---: | --- | --- | --- | --- | --- |"]
     for (model, device), records in runs.items():
         if device != "cuda":
             continue

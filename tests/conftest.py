@@ -31,6 +31,11 @@ def copy_of_the_travel_files(folder, *names):
     return folder
 
 
+def without_seconds(epochs):
+    """A run's epoch rows less their seconds: what two runs of the same numbers share to the bit."""
+    return [{key: value for key, value in row.items() if key != "seconds"} for row in epochs]
+
+
 def write_idx(path, tensor):
     """Write a uint8 tensor in IDX format: magic 0x0000 08 <ndim>, big-endian dims, raw bytes."""
     header = bytes([0, 0, 8, tensor.dim()]) + b"".join(d.to_bytes(4, "big") for d in tensor.shape)

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, copy_of_the_code
 
 import train
+from conftest import ROOT, copy_of_the_code, without_seconds
 from trainer import engine, records
 from trainer.recipe import SCHEMA, RecipeError, complete
 
@@ -20,12 +20,12 @@ BROKEN_FILES = {
                      "model5.py: Net() maps a (2, 1, 28, 28) batch to (2, 9), not (2, 10)"),
     "syntax error": (GOOD.replace("class Net(nn.Module):", "class Net(nn.Module)"), "model5.py, line "),
     "no recipe": (GOOD.split("RECIPE = ")[0], "model5.py: defines no RECIPE (a model file needs both)"),
-    "import fails": ("import torch\nimport notapackage\n", "model5.py, line 2: importing it raised "
-                                                           "ModuleNotFoundError"),
+    "import fails": ("import torch\nimport notapackage\n", ("model5.py, line 2: importing it raised "
+                                                           "ModuleNotFoundError")),
     "raw scores": (GOOD.replace("return F.log_softmax(self.head(x).flatten(1), dim=1)",
                                 "return self.head(x).flatten(1)"),
-                   "model5.py: Net() returns scores that are not log-probabilities (their exp does not sum to 1 "
-                   "per image); end forward with `return F.log_softmax(x, dim=1)`"),
+                   ("model5.py: Net() returns scores that are not log-probabilities (their exp does not sum to 1 "
+                   "per image); end forward with `return F.log_softmax(x, dim=1)`")),
     "net that fails": (GOOD.replace("x = F.adaptive_avg_pool2d(self.features(x), 1)", "x = x.view(2, -1, 7)"),
                        "model5.py: Net() fails on a (2, 1, 28, 28) batch (RuntimeError"),
 }
@@ -139,8 +139,7 @@ def test_checking_a_net_before_training_changes_nothing_of_the_run(tiny_mnist, m
     checked = engine.fit(model2.Net, recipe, data, 3, engine.Options(progress=False))
     monkeypatch.setattr(engine, "check_net", lambda *args, **kwargs: None)
     unchecked = engine.fit(model2.Net, recipe, data, 3, engine.Options(progress=False))
-    drop_time = lambda rows: [{k: v for k, v in m.items() if k != "seconds"} for m in rows]  # noqa: E731
-    assert drop_time(checked.metrics) == drop_time(unchecked.metrics)
+    assert without_seconds(checked.metrics) == without_seconds(unchecked.metrics)
     assert all(torch.equal(a, b) for a, b in zip(checked.weights().values(), unchecked.weights().values()))
 
 

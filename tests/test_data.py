@@ -3,9 +3,9 @@ import sys
 
 import pytest
 import torch
-from conftest import ROOT, label_coded_images, write_idx
 
 import data
+from conftest import ROOT, label_coded_images, write_idx
 from data import (
     MNIST_MEAN,
     MNIST_STD,
@@ -146,7 +146,7 @@ def test_augmentation_strength_scales_it_and_zero_turns_it_off():
     off, off_order = epoch(0.0, rotate=12.0, translate=0.1)
     assert torch.equal(order, full_order) and torch.equal(order, off_order)
     assert torch.equal(off, plain), "strength 0: the images as they are"
-    moved = lambda x: float((x - plain).abs().sum())  # noqa: E731
+    moved = lambda x: float((x - plain).abs().sum())
     assert 0 < moved(half) < moved(full)
 
 
@@ -158,8 +158,8 @@ def test_mnist_is_read_as_torchvision_reads_it_without_importing_it(tiny_mnist):
         assert torch.equal(images, theirs.data) and torch.equal(labels, theirs.targets)
         assert images.dtype == theirs.data.dtype and labels.dtype == theirs.targets.dtype
     # Reading files that are there never pays for torchvision's import (seconds at every start).
-    check = subprocess.run([sys.executable, "-c", f"import sys, data; data.load_mnist({str(tiny_mnist)!r}, "
-                            "download=False); print('torchvision' in sys.modules)"], cwd=ROOT, capture_output=True,
+    check = subprocess.run([sys.executable, "-c", (f"import sys, data; data.load_mnist({str(tiny_mnist)!r}, "
+                            "download=False); print('torchvision' in sys.modules)")], cwd=ROOT, capture_output=True,
                            text=True, timeout=60)
     assert check.stdout.strip() == "False", check.stderr
 

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+
 from conftest import ROOT
 
 # (model, lowest, highest parameter count): model1 is the ~10k plain CNN, the others are judged by the target.

@@ -1,5 +1,6 @@
 """notebook.ipynb, executed in a fresh kernel as a student would run it: tiny MNIST, one epoch each."""
 import pytest
+
 from conftest import ROOT, copy_of_the_travel_files
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is a test requirement (requirements-dev.txt)")

@@ -8,7 +8,8 @@ from lab import plain_loop
 
 def test_a_model_file_is_imported_alone(tmp_path):
     module = plain_loop.import_alone(plain_loop.model_path("model4"), tmp_path)
-    assert module.__file__ == str(tmp_path / "model4.py") and sorted(p.name for p in tmp_path.iterdir()) == ["model4.py"]
+    assert module.__file__ == str(tmp_path / "model4.py")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model4.py"]
     (tmp_path / "needs.py").write_text("import train\n")
     other = tmp_path / "other"
     other.mkdir()

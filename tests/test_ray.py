@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 import train
+from conftest import ROOT
 from data import load_mnist
 from lab import search
 from trainer import runs, sweeps
@@ -49,8 +49,8 @@ def test_an_address_where_no_cluster_answers_ends_in_one_line(tiny_mnist, capsys
 def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp_path):
     command = [sys.executable, "train.py", *QUICK, "--epochs", "10", "--seeds", "1-3", "--threads", "1",
                "--data-dir", str(tiny_mnist), "--out", str(tmp_path)]
-    proc = subprocess.Popen([*command, "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen([*command, "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     seen = []
     for line in proc.stdout:  # until the first run is recorded
         seen.append(line)
@@ -173,7 +173,8 @@ def test_a_cluster_without_a_token_is_refused_in_one_line_and_taken_with_no_auth
             assert train.main(command) == 1
             assert capsys.readouterr().err == (
                 f"error: the Ray cluster at {address} lets in clients without a token, so anyone who reaches it can "
-                "run code on its machines: start its nodes with RAY_AUTH_MODE=token (docs/speed.md, \"On many machines\"), "
+                "run code on its machines: start its nodes with RAY_AUTH_MODE=token "
+                "(docs/speed.md, \"On many machines\"), "
                 "or give --no-auth to use it all the same\n")
             taken = subprocess.run([sys.executable, "train.py", *command, "--no-auth"], cwd=ROOT, env=bare,
                                    capture_output=True, text=True, timeout=180)

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 import torch
-from conftest import ROOT
 
 import train
+from conftest import ROOT, without_seconds
 from reports import cli, evidence, report, research_pages, run_log, speed_page
 from trainer import plots, records, runs, verdict
 
@@ -167,7 +167,8 @@ def a_repo(tmp_path, sections=DOCUMENTS):
     for name, names in sections.items():
         path = tmp_path / "root" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# hand-written\n" + "".join(f"{a}\nstale\n{b}\ntext between\n" for a, b in map(report.marks, names)))
+        stale = "".join(f"{a}\nstale\n{b}\ntext between\n" for a, b in map(report.marks, names))
+        path.write_text("# hand-written\n" + stale)
     return tmp_path / "root"
 
 
@@ -269,8 +270,10 @@ def test_trial_tables_and_the_frontier(tmp_path):
     (results / "fifth-push.jsonl").write_text("".join(json.dumps(r) + "\n" for r in fifth))
     (results / "search-cuda.log").write_text(
         "2 runs to do\nsome warning\n"
-        "tiny                 seed    1   2,832 params  last 5: 99.29 99.29 99.29 99.29 99.30  lowest 99.29  9.2 s/epoch\n"
-        "tiny                 seed    2   2,832 params  last 5: 99.41 99.42 99.44 99.44 99.41  lowest 99.41  5.8 s/epoch\n")
+        "tiny                 seed    1   2,832 params  last 5: 99.29 99.29 99.29 99.29 99.30  lowest 99.29  "
+        "9.2 s/epoch\n"
+        "tiny                 seed    2   2,832 params  last 5: 99.41 99.42 99.44 99.44 99.41  lowest 99.41  "
+        "5.8 s/epoch\n")
     root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "run-times", "reference", "alone", "model4-result",
                                                         "model4-log"),
                              "docs/trials.md": ("model4-sweeps", *DOCUMENTS["docs/trials.md"][1:])})
@@ -279,8 +282,8 @@ def test_trial_tables_and_the_frontier(tmp_path):
     margin = text.split(report.marks("trials-margin")[0])[1].split(report.marks("trials-margin")[1])[0]
     frontier = text.split(report.marks("trials-frontier")[0])[1].split(report.marks("trials-frontier")[1])[0]
     cuda = text.split(report.marks("trials-frontier-cuda")[0])[1]
-    assert "| big | `8k,P,8` | 7,000 | steps after 7,10; lr 0.1; batch 128; weight decay 0.0005; rotate 7°, shift 0.05 " \
-           "| CPU A | 10.0 | 1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
+    assert "| big | `8k,P,8` | 7,000 | steps after 7,10; lr 0.1; batch 128; weight decay 0.0005; rotate 7°, " \
+           "shift 0.05 | CPU A | 10.0 | 1: 99.50 | 99.500 | 1/1 |" in margin and "small" not in margin
     assert "| small | `8k,P,8` | 3,000 |" in frontier  # a row per CPU type, its tuning seeds only
     assert "| CPU A | 10.0 | 1: 99.41, 2: 99.30 | 99.355 | 1/2 |" in frontier
     assert "| CPU B | 10.0 | 1: 99.40, 2: 99.35, 3: 99.30 | 99.350 | 1/3 |" in frontier
@@ -326,14 +329,14 @@ def test_each_lever_stands_against_its_yardstick_on_the_same_seeds_and_cpu_type(
     lines = research_pages.levers_table(trials).splitlines()
     assert lines[2:7] == [
         f"| decay: `weight_decay=0.0001` | {yard} (3,918) | 1–3, A | +0.060 (99.460 against 99.400) | helps |",
-        f"| deskewed: layers `deskew:8k,P,10` | {yard} (3,918) | 1–2, A | +0.020 (99.420 against 99.400) | "
-        f"no clear change; fresh seeds 9601: 1/1 (21–100%) |",
+        (f"| deskewed: layers `deskew:8k,P,10` | {yard} (3,918) | 1–2, A | +0.020 (99.420 against 99.400) | "
+        f"no clear change; fresh seeds 9601: 1/1 (21–100%) |"),
         f"| {padded}: layers `8k,P,8p,8` | {yard} (3,918) | 1–3, A | -0.070 (99.330 against 99.400) | hurts |",
         f"| decay: `weight_decay=0.0001` | {yard} (3,918) | 1, B | -0.100 (99.200 against 99.300) | hurts |",
-        f"| shortcut: layers `8k,P,8a,8` | {padded} (3,932) | 1–3, A | +0.020 (99.350 against 99.330) | "
-        f"no clear change |"]  # the shortcuts change the padded net, whose layers they share most
-    assert lines[7:] == ["", "Not set against their yardstick (it ran on none of their seeds on their CPU type, or "
-                             "their CPU type is not recorded): elsewhere."]
+        (f"| shortcut: layers `8k,P,8a,8` | {padded} (3,932) | 1–3, A | +0.020 (99.350 against 99.330) | "
+        f"no clear change |")]  # the shortcuts change the padded net, whose layers they share most
+    assert lines[7:] == ["", ("Not set against their yardstick (it ran on none of their seeds on their CPU type, or "
+                             "their CPU type is not recorded): elsewhere.")]
 
 
 def test_sweeps_keep_apart_the_nets_a_model_file_has_had(tmp_path):
@@ -482,8 +485,7 @@ def test_the_split_of_train_py_changed_no_number():
             "901a887")
         assert old["provenance"]["threads"] == new["provenance"]["threads"]
         assert len(new["epochs"]) == 15
-        drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
-        assert drop_time(old) == drop_time(new), run
+        assert without_seconds(old["epochs"]) == without_seconds(new["epochs"]), run
 
 
 def test_a_model_files_summary_pools_every_fresh_seed_of_its_net(tmp_path, capsys):
@@ -557,8 +559,8 @@ def test_each_gpu_goal_says_met_or_missed_and_an_earlier_net_is_named(tmp_path):
                    "training epoch speed-up of model3's tensor pipeline over the classic one: 4.35x\n")
     assert speed_page.gpu_goals_table([(log, "log.txt")]).splitlines()[2:] == [
         "| a whole default model3 run, start to end: under 15 s | GPU X ([log](log.txt)) | 18.9 s | missed by 3.9 s |",
-        "| a training epoch of model3: the tensor pipeline's speed-up over the classic one: at least 5x | GPU X "
-        "([log](log.txt)) | 4.35x | missed by 0.65x |"]
+        ("| a training epoch of model3: the tensor pipeline's speed-up over the classic one: at least 5x | GPU X "
+        "([log](log.txt)) | 4.35x | missed by 0.65x |")]
     runs = {("model4", "cpu"): [{"seed": 1, "params": 4820}]}
     lines = log.read_text().splitlines()
     assert speed_page.earlier_nets(lines, runs) == [
@@ -599,7 +601,8 @@ def test_how_long_a_run_takes_comes_from_runs_that_had_their_machine_to_themselv
     machine = {"start": {"load": [0.5, 0, 0], "cores": 2}, "end": {"load": [2.1, 0, 0], "cores": 2}}
     fake_run(results / "runs", "model3", 1, [99.5] * 15, machine=machine)  # 15 epochs of 2 s
     (results / "runs-cuda").mkdir()
-    (results / "runs-cuda" / speed_page.GPU_LOGS[0][1]).write_text("torch 2 | CUDA 13.0 | GPU X\nwhole process: 18.9 s\n")
+    (results / "runs-cuda" / speed_page.GPU_LOGS[0][1]).write_text(
+        "torch 2 | CUDA 13.0 | GPU X\nwhole process: 18.9 s\n")
     text = report.run_times(evidence.load_runs(results / "runs"), results)
     assert text.startswith("model3's default run trained its 15 epochs in 0.5 minutes on a CPU (AMD EPYC, family "
                            "25, model 17, AVX512, 2 threads, the machine to itself")
@@ -618,10 +621,10 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
     runs = evidence.load_runs(results / "runs")
     plain = [alone_run("model3", 1101, 99.41), alone_run("model3", 1102, 99.31), alone_run("model3", 1, 99.9)]
     table = report.alone_table(runs, plain, tmp_path).splitlines()
-    assert table[2] == ("| model3 | `fit` with its RECIPE | 1001–1002 | AMD EPYC, family 25, model 17, AVX512 | 2/2 (34–100%) "
-                        "| 99.470 ± 0.042 | 1002: 99.44 |")
-    assert table[3] == ("| model3 | the plain loop, the file alone | 1101–1102 | CPU B | 1/2 (9–91%) | 99.360 ± 0.071 | "
-                        "1102: 99.31 |")  # tuning seed 1 is not evidence
+    assert table[2] == ("| model3 | `fit` with its RECIPE | 1001–1002 | AMD EPYC, family 25, model 17, AVX512 | "
+                        "2/2 (34–100%) | 99.470 ± 0.042 | 1002: 99.44 |")
+    assert table[3] == ("| model3 | the plain loop, the file alone | 1101–1102 | CPU B | 1/2 (9–91%) | "
+                        "99.360 ± 0.071 | 1102: 99.31 |")  # tuning seed 1 is not evidence
     text = report.result_text("model3", runs, tmp_path, plain)
     assert text.endswith("on fresh seeds 1101–1102: target met on 1/2 (9–91%); lowest of the last 5 epochs "
                          "99.360 ± 0.071, worst seed 1102 at 99.31%.")
@@ -632,7 +635,7 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
     plain = [{**alone_run("model3", 1101, 99.41), **today},
              {**alone_run("model3", 1102, 99.31), "model_sha256": "an older net"}]
     assert report.alone_table(runs, plain, tmp_path).splitlines()[3].startswith(
-        "| model3 | the plain loop, the file alone | 1101 | CPU B | 1/1 ")  # the run of a file whose net has changed is not shown
+        "| model3 | the plain loop, the file alone | 1101 | CPU B | 1/1 ")  # a file whose net has changed: not shown
 
 
 def test_a_distilled_recipe_names_its_teacher_and_what_training_it_cost(tmp_path, monkeypatch):

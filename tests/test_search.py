@@ -30,7 +30,7 @@ def test_bad_specs_are_refused(spec):
 
 
 def test_every_variant_builds_within_the_budget():
-    for name, (question, spec, changes) in search.VARIANTS.items():
+    for name, (question, _spec, changes) in search.VARIANTS.items():
         assert question in ("margin", "frontier", "teacher"), name
         assert question == "teacher" or search.variant_params(name) <= MAX_PARAMS, name
         assert set(changes) <= set(SCHEMA), name

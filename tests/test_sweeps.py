@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
-from conftest import ROOT, copy_of_the_code
 
 import train
+from conftest import ROOT, copy_of_the_code
 from trainer import records
 
 SWEEP = ["--model", "model3", "--seeds", "1,2", "--batch-size", "64", "--device", "cpu", "--no-download"]
@@ -113,12 +114,9 @@ def test_runs_checkpoints_and_summaries_record_where_they_came_from(tiny_mnist, 
 
 
 def test_fresh_needs_a_sweep(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit_info:
         train.parse_args(["--model", "model3", "--fresh"])
-    except SystemExit as exit_info:
-        assert exit_info.code == 2
-    else:
-        raise AssertionError("--fresh without --seeds was accepted")
+    assert exit_info.value.code == 2
     assert "--fresh goes with --seeds" in capsys.readouterr().err
 
 

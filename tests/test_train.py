@@ -11,9 +11,9 @@ import time
 
 import pytest
 import torch
-from conftest import ROOT, copy_of_the_code
 
 import train
+from conftest import ROOT, copy_of_the_code, without_seconds
 from data import load_mnist
 from trainer import engine, experiments, records, runs
 from trainer.recipe import complete
@@ -165,7 +165,7 @@ def short_run(capsys, tiny_mnist, out, *extra, device="cpu"):
 def test_same_seed_same_numbers_and_other_seed_differs(device, tiny_mnist, tmp_path, capsys):
     for out, seed in (("a", "7"), ("b", "7"), ("c", "8")):
         assert short_run(capsys, tiny_mnist, tmp_path / out, "--seed", seed, device=device)[0] == 0
-    strip = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
+    strip = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]
     a, b, c = (strip(metrics(tmp_path / out / f"model3-seed{s}")) for out, s in (("a", 7), ("b", 7), ("c", 8)))
     assert a == b
     assert a != c
@@ -194,8 +194,7 @@ def test_resume_equals_uninterrupted(device, tiny_mnist, tmp_path, capsys, monke
     code, out, _ = run_main(capsys, "--resume", str(checkpoint), "--device", device, "--no-download")
     assert code == 0 and "Resuming model3 seed 1 after epoch 1 of 3" in out
     resumed = metrics(tmp_path / "broken" / "model3-seed1")
-    drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
-    assert drop_time(resumed) == drop_time(whole)
+    assert without_seconds(resumed["epochs"]) == without_seconds(whole["epochs"])
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -274,7 +273,7 @@ def test_bad_seed_lists_are_refused(text, capsys):
 
 
 def test_schedules_by_epoch():
-    factor = lambda recipe, e: engine.lr_factor(complete(recipe), e)  # noqa: E731
+    factor = lambda recipe, e: engine.lr_factor(complete(recipe), e)
     steps = {"schedule": "multistep", "milestones": [7, 10], "gamma": 0.1}
     assert [factor(steps, e) for e in (0, 6.99, 7, 9.5, 10, 14.9)] == pytest.approx([1, 1, 0.1, 0.1, 0.01, 0.01])
     cosine = {"schedule": "cosine", "warmup": 2, "epochs": 15}
@@ -288,7 +287,7 @@ def test_schedules_by_epoch():
     assert [factor(short, e) for e in (0.5, 1, 2)] == pytest.approx([0.52, 1.0, 0.0], abs=1e-12)
     settled = {**cosine, "anneal_end": 11, "floor": 0.05}  # down by epoch 11, then a small rate to the end
     assert [factor(settled, e) for e in (2, 6.5, 11, 13, 15)] == pytest.approx([1.0, 0.525, 0.05, 0.05, 0.05])
-    plain = lambda e: 0.5 * (1 + math.cos(math.pi * (e - 2) / (15 - 2)))  # noqa: E731  the schedule before them
+    plain = lambda e: 0.5 * (1 + math.cos(math.pi * (e - 2) / (15 - 2)))  # the schedule before them
     assert all(factor(recipe, e) == plain(e) for recipe in (cosine, {**cosine, "anneal_end": 15, "floor": 0.0})
                for e in (2, 3.7, 7.3, 9.123, 14.99, 15)), "without them, the plain cosine to the last bit"
     piecewise = {"schedule": "piecewise", "points": [[0, 0.5], [2, 1.0], [8, 0.1], [15, 0.0]]}
@@ -402,8 +401,7 @@ def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path,
     checkpoint = records.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
     assert checkpoint["epoch"] == 1 and "train_state" in checkpoint
     resumed = runs.train_seed(experiment, 4, data, tmp_path / "broken", QUIET, resume=checkpoint)
-    drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
-    assert drop_time(resumed) == drop_time(whole)
+    assert without_seconds(resumed["epochs"]) == without_seconds(whole["epochs"])
     # What is tested and saved is the average, not the weights being trained.
     saved = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["model_state"]
     last = torch.load(tmp_path / "whole" / "checkpoint.pt", weights_only=True)
@@ -444,9 +442,8 @@ def test_the_cuda_graph_step_gives_the_eager_numbers(model, batch, tiny_mnist, t
     # The eager last batch ran on the step's stream, where the graph's autograd nodes live (on another
     # stream autograd warns of a needless wait).
     assert not [w for w in recwarn if "AccumulateGrad node's stream" in str(w.message)]
-    drop_time = lambda rec: [{k: v for k, v in m.items() if k != "seconds"} for m in rec["epochs"]]  # noqa: E731
     graph, eager = (metrics(tmp_path / out / f"{model}-seed1") for out in ("graph", "eager"))
-    assert drop_time(graph) == drop_time(eager)
+    assert without_seconds(graph["epochs"]) == without_seconds(eager["epochs"])
     graph, eager = (torch.load(tmp_path / out / f"{model}-seed1" / "model.pt", weights_only=True)["model_state"]
                     for out in ("graph", "eager"))
     assert all(torch.equal(graph[key], eager[key]) for key in eager)

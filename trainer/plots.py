@@ -300,8 +300,8 @@ def frontier_figure(trials, sweeps, named):
         panel.scatter(*pick(reference), marker="D", s=36, color="dimgrey", zorder=4)
     labels = _chance_panel(chance, nets, draw)
     _accuracy_panel(ax, trials, nets, named, draw)
-    for x, style, text in ((REFERENCE_PARAMS, ":", f"the reference write-up's net ({REFERENCE_PARAMS:,}): "
-                                                   "the write-up's claim, one run"),
+    for x, style, text in ((REFERENCE_PARAMS, ":", (f"the reference write-up's net ({REFERENCE_PARAMS:,}): "
+                                                   "the write-up's claim, one run")),
                            (PUBLIC_SINGLE_RUN, "-.", f"a public claim ({PUBLIC_SINGLE_RUN:,}): one run")):
         for panel in (chance, ax):
             panel.axvline(x, color="grey", linestyle=style, linewidth=1, label=text if panel is ax else None)

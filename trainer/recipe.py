@@ -16,16 +16,16 @@ SCHEMA = {
     "momentum": (0.9, "SGD momentum (0: plain SGD)"),
     "nesterov": (False, "SGD with Nesterov momentum (needs momentum above zero)"),
     "weight_decay": (0.0, "SGD weight decay (L2), on every parameter"),
-    "schedule": ("constant", "how the rate moves, stepped after every batch: constant, multistep, cosine "
-                             "or piecewise"),
+    "schedule": ("constant", ("how the rate moves, stepped after every batch: constant, multistep, cosine "
+                             "or piecewise")),
     "milestones": ([], "multistep: the epochs after which the rate is multiplied by gamma"),
     "gamma": (0.1, "multistep: the factor at each milestone"),
     "warmup": (0, "cosine: epochs of linear warm-up from lr/25 (at most half the run)"),
     "anneal_end": (None, "cosine: the epoch by whose end the cosine reaches floor (None: the last epoch)"),
     "floor": (0.0, "cosine: the rate after anneal_end, as a fraction of lr"),
     "points": ([], "piecewise: [[epoch, fraction of lr], ...], linear between them, epochs rising from 0"),
-    "ema": (None, "decay per batch of a moving average of the weights, which is then the net tested and "
-                  "saved (None: the trained weights themselves)"),
+    "ema": (None, ("decay per batch of a moving average of the weights, which is then the net tested and "
+                  "saved (None: the trained weights themselves)")),
     "label_smoothing": (0.0, "label smoothing of the training loss"),
     "bn_momentum": (None, "momentum of every BatchNorm's running statistics (None: the net's own)"),
     "rotate": (0.0, "augmentation: rotate each image by up to +- this many degrees"),
@@ -33,17 +33,17 @@ SCHEMA = {
     "scale": (0.0, "augmentation: zoom each image by 1 +- this"),
     "brightness": (0.0, "augmentation: add up to +- this to each image's pixels (0-1 scale)"),
     "contrast": (0.0, "augmentation: multiply each image's pixels by 1 +- this"),
-    "elastic": (0.0, "augmentation: an elastic distortion, a smooth random displacement of each pixel by up to "
-                     "+- this many pixels (drawn on a 4x4 grid, spread over the image bicubically)"),
-    "augment_fade": (None, "[first, last]: the augmentation fades linearly from full before epoch first "
-                           "to none from epoch last on (None: full throughout)"),
-    "teacher": (None, "distillation: a teacher's weights file (search.py --save-teacher writes one, in "
+    "elastic": (0.0, ("augmentation: an elastic distortion, a smooth random displacement of each pixel by up to "
+                     "+- this many pixels (drawn on a 4x4 grid, spread over the image bicubically)")),
+    "augment_fade": (None, ("[first, last]: the augmentation fades linearly from full before epoch first "
+                           "to none from epoch last on (None: full throughout)")),
+    "teacher": (None, ("distillation: a teacher's weights file (search.py --save-teacher writes one, in "
                       "teachers/); the student also learns its softened outputs on the same augmented batch "
-                      "(None: no teacher)"),
-    "distill_temperature": (4.0, "distillation: the temperature that softens the teacher's and the student's "
-                                 "outputs in the soft loss"),
-    "distill_weight": (0.5, "distillation: the soft loss's share of the training loss (the true labels' "
-                            "cross-entropy has the rest)"),
+                      "(None: no teacher)")),
+    "distill_temperature": (4.0, ("distillation: the temperature that softens the teacher's and the student's "
+                                 "outputs in the soft loss")),
+    "distill_weight": (0.5, ("distillation: the soft loss's share of the training loss (the true labels' "
+                            "cross-entropy has the rest)")),
 }
 SCHEDULES = ("constant", "multistep", "cosine", "piecewise")
 

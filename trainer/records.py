@@ -134,9 +134,9 @@ def code_sha256():
 
 def provenance(model_file, device):
     """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. A net without a
-    model file (search.py's) has no file hash; a model file's leaves out its docstring. cpu_capability: the vector instructions torch's CPU
-    kernels use (AVX2, AVX512, ...), which change a CPU run's last bits. node: the machine's name, since a
-    cluster's machines may differ."""
+    model file (the search's) has no file hash; a model file's leaves out its docstring. cpu_capability:
+    the vector instructions torch's CPU kernels use (AVX2, AVX512, ...), which change a CPU run's last
+    bits. node: the machine's name, since a cluster's machines may differ."""
     commit, dirty = git_state()
     return {"node": socket.gethostname(), "model_sha256": model_sha256(model_file) if model_file else None,
             "code_sha256": code_sha256(),
@@ -283,11 +283,11 @@ def summary_lines(summary):
     model_hash = (where["model_sha256"] or "none")[:12]
     lines += [f"{'mean':>6} {best['mean']:>8.2f} {low['mean']:>14.2f}",
               f"{'std':>6} {best['std']:>8.2f} {low['std']:>14.2f}",
-              f"target met on {summary['target_met']}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
-              f"{low['mean']:.3f} +- {low['std']:.3f}, worst seed {worst['seed']} ({worst['min_last']:.2f})",
-              f"{where['device']} ({where['device_name']}), {where['threads']} thread{'s' * (where['threads'] != 1)}, "
+              (f"target met on {summary['target_met']}/{len(rows)} seeds; lowest of the last {LAST_EPOCHS} epochs "
+              f"{low['mean']:.3f} +- {low['std']:.3f}, worst seed {worst['seed']} ({worst['min_last']:.2f})"),
+              (f"{where['device']} ({where['device_name']}), {where['threads']} thread{'s' * (where['threads'] != 1)}, "
               f"torch {where['torch']}; "
-              f"{summary['model']}.py sha256 {model_hash}; commit {', '.join(commits)}"]
+              f"{summary['model']}.py sha256 {model_hash}; commit {', '.join(commits)}")]
     return lines
 
 

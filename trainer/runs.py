@@ -4,8 +4,9 @@ A run's folder holds metrics.json and checkpoint.pt after every epoch, then best
 a sweep reuses a finished run and continues a broken one, each only when it is the very same experiment.
 """
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple
 
 from tqdm.auto import tqdm
 
@@ -33,7 +34,7 @@ class Experiment(NamedTuple):
     name: str
     make_net: Callable
     recipe: dict
-    model_file: Optional[Path] = None
+    model_file: Path | None = None
 
 
 def save_plots(record, test_x, run_dir):

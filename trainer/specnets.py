@@ -13,8 +13,8 @@ activation a prefix names (`silu:` or `gelu:`, e.g. `silu:8k,P,10,10`); the pref
 with others: `bare+gelu:`) makes every BatchNorm plain normalization, without its learned
 scale and shift; `deskew` straightens each digit before the first layer (a shear by its intensity
 moments, and its centre of mass moved to the image's centre: no parameters); `tta` averages the
-net's probabilities at test time over the image and its four one-pixel shifts. Every net ends in global average pooling and a 1x1 conv to the 10 classes
-(model2/3/4's head).
+net's probabilities at test time over the image and its four one-pixel shifts. Every net ends in
+global average pooling and a 1x1 conv to the 10 classes (model2/3/4's head).
 
     from trainer.specnets import SpecNet
     net = SpecNet("deskew:8k,P,10,10,10,11")   # 3,918 parameters: model4's layout, thinner

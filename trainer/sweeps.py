@@ -28,9 +28,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 from tqdm.auto import tqdm
@@ -74,9 +74,9 @@ class Run:
 @dataclass(frozen=True)
 class Where:
     """How a sweep's runs are spread: see the module's docstring."""
-    jobs: Optional[int] = None
-    threads: Optional[int] = None
-    address: Optional[str] = None
+    jobs: int | None = None
+    threads: int | None = None
+    address: str | None = None
     gpus_per_run: float = 0.0
     no_auth: bool = False
 

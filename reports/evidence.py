@@ -3,6 +3,7 @@
 The runs by experiment and device, an experiment's shown run and its fresh-seed sweeps; and how a page says
 them: seeds, K/N and its interval, the hold rate from the margins, a recipe, a run's command and machine, a link.
 """
+import functools
 import json
 import os
 import re
@@ -15,13 +16,9 @@ from trainer.records import model_sha256
 from trainer.verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
 
 MODELS = ("model1", "model2", "model3", "model4")
-# The code hashes (records.model_sha256) that model files ran for an earlier net of the size of a later one:
-# model4's 4,820 net without test-time shifts, before the same layers with them.
-SAME_SIZE_EARLIER = {"model4": {"273a17f2085c233ea083f15d144797134c26502f01ec90efa39baaad593c149f",
-                                "2a38d50a9b8c5a2b1e6bd345cbe76728cc98158fa6d9bffba566ef532028e980",
-                                "6633227b317ebf6432fa1f477c4b0b3034bf0a50174f354357462841acd9dc01",
-                                "d7aa8e3049960434b66cf775dc53af12dab0a877c12d9871fd1cfd3825354ad7",
-                                "dc02f346e61bb72f22e86b79b6345e1e69c5022d34a9a2eeb1cc0dce5ca6f462"}}
+# Which net each model file's records ran (its trial variant, its passes per test image): data beside the records.
+NETS = ROOT / "results" / "nets.json"
+TEST_VIEWS = 5  # a `tta:` net's forward passes per test image: the image and its four one-pixel shifts
 FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds start here
 SHARED_LOAD = 0.75  # a 1-minute load this far above a run's own threads at its end: other work shared the machine
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
@@ -80,12 +77,43 @@ def is_fresh(row):
 
 def todays_net(runs, model):
     """Whether a record of a model file ran the net the file has today: a function of a record. A net is
-    known by its size (its code's hash changes with every comment), except where an earlier net had the
-    same size: then by the code hashes listed in SAME_SIZE_EARLIER."""
-    earlier = SAME_SIZE_EARLIER.get(model, set())
+    known by its size, except where an earlier net had the same size: then by the code hashes that
+    results/nets.json lists for it."""
+    earlier = earlier_codes(model)
     cpu = [r for r in runs.get((model, "cpu"), []) if code_of(r) not in earlier]
     shown = next((r for r in cpu if r["seed"] == 1), cpu[0] if cpu else None)
     return lambda r: shown is not None and r["params"] == shown["params"] and code_of(r) not in earlier
+
+
+@functools.cache
+def load_nets(path):
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
+
+
+def nets_of(model):
+    """results/nets.json's entries for a model file's nets."""
+    return load_nets(NETS).get(model, [])
+
+
+def earlier_codes(model):
+    """The code hashes of a model file's earlier nets that share a size with a later one."""
+    return {code for net in nets_of(model) for code in net.get("model_sha256", ())}
+
+
+def net_of(record):
+    """results/nets.json's entry for the net a model file's record ran (None where it lists none)."""
+    same_size = [net for net in nets_of(record["model"]) if net["params"] == record["params"]]
+    by_code = [net for net in same_size if code_of(record) in net.get("model_sha256", ())]
+    return (by_code or [net for net in same_size if "model_sha256" not in net] or [None])[0]
+
+
+def passes(row):
+    """Forward passes per test image: 5 for a net shifted at test time (a trial's `tta:` spec, or a model
+    file's net that results/nets.json says is), else 1."""
+    if "spec" in row:
+        prefix = row["spec"].split(":")[0] if ":" in row["spec"] else ""
+        return TEST_VIEWS if "tta" in prefix.split("+") else 1
+    return (net_of(row) or {}).get("passes", 1)
 
 
 def code_of(record):
@@ -100,9 +128,14 @@ def shown_run(runs, model):
 
 
 def net_name(runs, model, record):
-    """'model4', or 'model4, an earlier net' for a record of a net the model file no longer has (model4 had
-    four)."""
-    return model if todays_net(runs, model)(record) else f"{model}, an earlier net"
+    """A model file's net by a name no other net shares: 'model4 (p4820-tta-settled-fade-b64)', its trial
+    variant beside it, or 'earlier model4 (p6908-onecycle-ema)' for a net the file no longer has; without a
+    variant in results/nets.json, 'model4' or 'model4, an earlier net'."""
+    today = todays_net(runs, model)(record)
+    variant = (net_of(record) or {}).get("variant")
+    if variant is None:
+        return model if today else f"{model}, an earlier net"
+    return f"{model} ({variant})" if today else f"earlier {model} ({variant})"
 
 
 def sweeps_of(runs, model):

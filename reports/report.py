@@ -29,6 +29,8 @@ from reports.evidence import (
     load_runs,
     load_trial_log,
     margins,
+    net_of,
+    passes,
     relative,
     runs_todays_code,
     seed_text,
@@ -81,9 +83,10 @@ def replace_marked(text, body, section):
 def results_table(runs):
     """Markdown: one row per experiment's current net (the net of its default run): its fresh seeds on
     the CPU, or its one run where it has no sweep."""
-    lines = [("| experiment | params | fresh seeds: target met (95% interval) | hold rate from the margins (95% "
-             "interval) | margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |"),
-             "| --- | ---: | --- | --- | --- | --- | --- |"]
+    lines = [("| experiment | params | passes per test image | fresh seeds: target met (95% interval) | hold rate "
+              "from the margins (95% interval) | margin in images: mean ± std | lowest of last 5: mean ± std | "
+              "worst seed |"),
+             "| --- | ---: | ---: | --- | --- | --- | --- | --- |"]
     for model in MODELS:
         shown = shown_run(runs, model)
         if shown is None:
@@ -91,10 +94,12 @@ def results_table(runs):
         swept = current_sweep(runs, model, shown)
         if swept:
             _, lowest, worst = swept
-            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {held(lowest)} | {fitted(lowest)} | "
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | {held(lowest)} | "
+                         f"{fitted(lowest)} | "
                          f"{margins(lowest)} | {spread(lowest)} | {worst['seed']}: {min_last(worst['epochs']):.2f} |")
         else:
-            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | none; its one run (seed {shown['seed']}) "
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | none; its one run (seed "
+                         f"{shown['seed']}) "
                          f"{'met' if shown['target_met'] else 'missed'} the target | n/a | "
                          f"{margin(min_last(shown['epochs'])):+d} (that run) | "
                          f"{min_last(shown['epochs']):.2f} (that run) | n/a |")
@@ -278,21 +283,20 @@ def pooled_summary(model, records):
 def summary_files(runs, runs_dir):
     """{path: text, or None to remove}: each model file's net with fresh CPU seeds (and a record of where
     they ran), its pooled summary: <model>-summary.json for today's net, which train.py writes for a single
-    sweep, and <model>-<params>-summary.json for an earlier one (such a file of today's size goes, unless an
-    earlier net of that size has it)."""
+    sweep, and <model>-<variant>-summary.json for an earlier one, named by its trial variant in
+    results/nets.json (<model>-<params>-summary.json where it lists none); any other such file goes."""
     files = {}
     for model in MODELS:
-        today, shown = todays_net(runs, model), shown_run(runs, model)
-        groups = {}  # None: today's net; else an earlier net's size
+        today = todays_net(runs, model)
+        groups = {}  # None: today's net; else an earlier net's name
         for r in runs.get((model, "cpu"), []):
             if is_fresh(r) and "provenance" in r:
-                groups.setdefault(None if today(r) else r["params"], []).append(r)
-        for params, group in sorted(groups.items(), key=lambda item: item[0] or 0):
-            name = f"{model}-summary.json" if params is None else f"{model}-{params}-summary.json"
-            files[Path(runs_dir) / name] = json.dumps(pooled_summary(model, group), indent=2) + "\n" \
-                if len(group) > 1 else None
-        if shown and shown["params"] not in groups:  # an earlier file of today's size, from before it was today's
-            files[Path(runs_dir) / f"{model}-{shown['params']}-summary.json"] = None
+                groups.setdefault(None if today(r) else (net_of(r) or {}).get("variant", r["params"]), []).append(r)
+        for name, group in groups.items():
+            path = Path(runs_dir) / (f"{model}-summary.json" if name is None else f"{model}-{name}-summary.json")
+            files[path] = json.dumps(pooled_summary(model, group), indent=2) + "\n" if len(group) > 1 else None
+        for stale in Path(runs_dir).glob(f"{model}-*-summary.json"):
+            files.setdefault(stale, None)
     return {path: text for path, text in files.items() if text is not None or path.is_file()}
 
 

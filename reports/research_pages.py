@@ -18,6 +18,7 @@ from reports.evidence import (
     is_fresh,
     margins,
     net_name,
+    passes,
     relative,
     runs_todays_code,
     seed_text,
@@ -78,19 +79,27 @@ def all_sweeps(runs, trials):
     return {**models, **others}
 
 
-def frontier_table(sweeps):
+def sweep_passes(runs, trials):
+    """{net name: forward passes per test image} of every net all_sweeps names."""
+    named = {net_name(runs, model, r): passes(r) for (model, device), records in runs.items() if model in MODELS
+             for r in records}
+    return {**named, **{row["variant"]: passes(row) for row in trials}}
+
+
+def frontier_table(sweeps, passes_of):
     """Markdown: the chance of holding the target against the parameter count, one row per fresh-seed
-    sweep, smallest net first: K/N and the hold rate the seeds' margins give; the seeds themselves in a
-    folded table after it."""
-    lines = [("| net | params | fresh seeds | target met (95% interval) | hold rate from the margins (95% interval) "
-             "| margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |"),
-             "| --- | ---: | --- | --- | --- | --- | --- | --- |"]
+    sweep, smallest net first: its forward passes per test image, K/N and the hold rate the seeds' margins
+    give; the seeds themselves in a folded table after it."""
+    lines = [("| net | params | passes per test image | fresh seeds | target met (95% interval) | hold rate from the "
+              "margins (95% interval) | margin in images: mean ± std | lowest of last 5: mean ± std | worst seed |"),
+             "| --- | ---: | ---: | --- | --- | --- | --- | --- | --- |"]
     by_seed = ["<details><summary>Seed by seed: each fresh seed's lowest of the last 5 epochs</summary>", "",
                "| net | params | fresh seeds | lowest of last 5, in seed order |", "| --- | ---: | --- | --- |"]
     for (name, params), lowest in sorted(sweeps.items(), key=lambda item: (item[0][1], item[0][0])):
         values = list(lowest.values())
         worst = min(lowest, key=lowest.get)
-        lines.append(f"| {name} | {params:,} | {seed_text(list(lowest))} | {held(values)} | {fitted(values)} | "
+        lines.append(f"| {name} | {params:,} | {passes_of.get(name, 1)} | {seed_text(list(lowest))} | {held(values)} | "
+                     f"{fitted(values)} | "
                      f"{margins(values)} | {spread(values)} | {worst}: {lowest[worst]:.2f} |")
         by_seed.append(f"| {name} | {params:,} | {seed_text(list(lowest))} | {' '.join(f'{v:.2f}' for v in values)} |")
     return "\n".join(lines + [""] + by_seed + ["", "</details>"])
@@ -258,9 +267,9 @@ def frontier_blocks(runs, trial_files, again, others):
     """docs/frontier.md's blocks. trial_files: the rows of each results file of search.py (each chose its
     own finalists); again: trials run again on another CPU type, which the lever table sets side by side."""
     trials = [row for rows in trial_files for row in rows]
-    return {"frontier": frontier_table(all_sweeps(runs, trials)), "cross-cpu": cross_cpu_table(runs, others),
-            "expect": expect_table(runs), "levers": levers_table(trials + list(again)),
-            "tuning-and-fresh": tuning_and_fresh_table(*trial_files)}
+    return {"frontier": frontier_table(all_sweeps(runs, trials), sweep_passes(runs, trials)),
+            "cross-cpu": cross_cpu_table(runs, others), "expect": expect_table(runs),
+            "levers": levers_table(trials + list(again)), "tuning-and-fresh": tuning_and_fresh_table(*trial_files)}
 
 
 # --- docs/trials.md's blocks -------------------------------------------------------------------

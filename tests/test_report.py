@@ -15,6 +15,18 @@ from trainer import plots, records, runs, verdict
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture(autouse=True)
+def no_nets_file(tmp_path_factory, monkeypatch):
+    """The made-up results of these tests come with no results/nets.json unless a test writes one; the audits
+    of the committed results take the committed one (committed_nets)."""
+    monkeypatch.setattr(evidence, "NETS", tmp_path_factory.mktemp("no-nets") / "nets.json")
+
+
+@pytest.fixture
+def committed_nets(monkeypatch):
+    monkeypatch.setattr(evidence, "NETS", ROOT / "results" / "nets.json")
+
+
 def test_seed_sweep_makes_one_folder_per_seed_and_a_true_summary(tiny_mnist, tmp_path, capsys):
     code = train.main(["--model", "model2", "--data-dir", str(tiny_mnist), "--out", str(tmp_path), "--epochs", "2",
                        "--batch-size", "64", "--seeds", "3,1,2", "--device", "cpu", "--no-download"])
@@ -183,8 +195,8 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     text = (root / "README.md").read_text()
     assert text.startswith("# hand-written\n") and "stale" not in text
     assert text.count("text between") == len(DOCUMENTS["README.md"])
-    assert "| [model3](#model3) | 5,000 | 2/3 (21–94%) | 81% (0–100%) | +9.3 ± 11.0 | 99.493 ± 0.110 | 1002: 99.38 |" \
-        in text
+    assert "| [model3](#model3) | 5,000 | 1 | 2/3 (21–94%) | 81% (0–100%) | +9.3 ± 11.0 | 99.493 ± 0.110 | " \
+           "1002: 99.38 |" in text
     assert "Fresh seeds 1001–1003: target met on 2/3 (21–94%)" in text
     lines = text.split("```text\n")[1].split("```")[0].splitlines()
     assert lines[0] == "$ python train.py --model model3"
@@ -295,11 +307,11 @@ def test_trial_tables_and_the_frontier(tmp_path):
     chosen = text.split(report.marks("tuning-and-fresh")[0])[1].split(report.marks("tuning-and-fresh")[1])[0]
     assert "| small | 3,000 | 1–2 | 99.355 | 5001–5002 | 99.415 | +0.060 |" in chosen and "big" not in chosen
     assert "| deskewed | 3,000 | 1 | 99.500 | 9601–9602 | 99.450 | -0.050 |" in chosen  # chosen within its own file
-    assert "| small | 3,000 | 5001–5002 | 1/2 (9–91%) | 71% (0–100%) | +1.5 ± 3.5 | 99.415 ± 0.035 | 5002: 99.39 |" \
-        in sweeps
-    assert "| model4 | 4,000 | 2001–2002 | 1/2 (9–91%) | 36% (0–100%) | -1.0 ± 1.4 | 99.390 ± 0.014 | 2002: 99.38 |" \
-        in sweeps
-    assert "| deskewed | 3,000 | 9601–9602 | 2/2 (34–100%) |" in sweeps
+    assert "| small | 3,000 | 1 | 5001–5002 | 1/2 (9–91%) | 71% (0–100%) | +1.5 ± 3.5 | 99.415 ± 0.035 | " \
+           "5002: 99.39 |" in sweeps
+    assert "| model4 | 4,000 | 1 | 2001–2002 | 1/2 (9–91%) | 36% (0–100%) | -1.0 ± 1.4 | 99.390 ± 0.014 | " \
+           "2002: 99.38 |" in sweeps
+    assert "| deskewed | 3,000 | 1 | 9601–9602 | 2/2 (34–100%) |" in sweeps
     folded = sweeps.split("<details>")[1]  # the seeds themselves, folded under the table
     assert "| small | 3,000 | 5001–5002 | 99.44 99.39 |" in folded and "| model4 | 4,000 | 2001–2002 | 99.40 99.38 |" \
         in folded and folded.rstrip().endswith("</details>")
@@ -425,7 +437,7 @@ def test_a_model_docstrings_result_is_the_records_and_report_keeps_it_so(tmp_pat
     assert cli.main(["--results", str(results), "--root", str(root)]) == 1
 
 
-def test_the_documents_are_what_report_makes_of_the_committed_results():
+def test_the_documents_are_what_report_makes_of_the_committed_results(committed_nets):
     """No number, table or log in README.md or docs/ is edited by hand: regenerating them from results/
     changes nothing, and every relative link and picture in them resolves to a file."""
     assert cli.main(["--check"]) == 0
@@ -530,7 +542,7 @@ def test_a_nets_sweeps_show_one_hash_for_its_code(tmp_path):
     assert research_pages.net_code_line("model5", groups, [default_run], tmp_path) is None
 
 
-def test_each_model_files_sweeps_ran_the_code_its_documents_name(tmp_path):
+def test_each_model_files_sweeps_ran_the_code_its_documents_name(tmp_path, committed_nets):
     """What docs/trials.md says under each model file's sweeps: the model file's code, its docstring aside, is
     the same at every commit its net's fresh seeds ran at, and for today's net it is today's file's."""
     runs = evidence.load_runs(ROOT / "results" / "runs")
@@ -653,7 +665,12 @@ def test_a_distilled_recipe_names_its_teacher_and_what_training_it_cost(tmp_path
 
 
 def test_two_nets_of_one_size_are_told_apart_by_the_earlier_ones_code(tmp_path, monkeypatch):
-    monkeypatch.setitem(evidence.SAME_SIZE_EARLIER, "model4", {"ee" * 32})
+    """results/nets.json names each net by its trial variant and passes; the earlier of two nets of one size by
+    its model file's code hashes."""
+    nets = {"model4": [{"params": 4820, "variant": "p4820-tta-x", "passes": 5},
+                       {"params": 4820, "variant": "p4820-y", "passes": 1, "model_sha256": ["ee" * 32]}]}
+    (tmp_path / "nets.json").write_text(json.dumps(nets))
+    monkeypatch.setattr(evidence, "NETS", tmp_path / "nets.json")
     results = tmp_path / "results" / "runs"
     for seed in (6001, 6002):  # the earlier net: its own code, the same size
         fake_run(results, "model4", seed, [99.0] * 10 + [99.3] * 5, params=4820)
@@ -665,8 +682,15 @@ def test_two_nets_of_one_size_are_told_apart_by_the_earlier_ones_code(tmp_path, 
     runs = evidence.load_runs(results)
     sweep, lowest, _ = evidence.current_sweep(runs, "model4", evidence.shown_run(runs, "model4"))
     assert [r["seed"] for r in sweep] == [6301, 6302] and lowest == [99.5, 99.5]
-    assert research_pages.model_sweeps(runs) == {("model4", 4820): {6301: 99.5, 6302: 99.5},
-                                                 ("model4, an earlier net", 4820): {6001: 99.3, 6002: 99.3}}
+    assert research_pages.model_sweeps(runs) == {("model4 (p4820-tta-x)", 4820): {6301: 99.5, 6302: 99.5},
+                                                 ("earlier model4 (p4820-y)", 4820): {6001: 99.3, 6002: 99.3}}
+    assert [evidence.passes(r) for r in sweep] == [5, 5]
+    assert {evidence.passes(r) for r in runs[("model4", "cpu")] if r["seed"] in (6001, 6002)} == {1}
+    trials = [{"variant": "t", "spec": "deskew+tta:8k,P,8"}, {"variant": "u", "spec": "8k,P,8"}]
+    assert research_pages.sweep_passes(runs, trials) == {"model4 (p4820-tta-x)": 5, "earlier model4 (p4820-y)": 1,
+                                                         "t": 5, "u": 1}
+    written = report.summary_files(runs, results)
+    assert sorted(path.name for path in written) == ["model4-p4820-y-summary.json", "model4-summary.json"]
 
 
 def test_model4_repeats_the_sweep_of_its_trial_net_with_test_time_shifts_epoch_by_epoch():

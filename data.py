@@ -12,6 +12,7 @@ translation and scale, drawn per image) is applied to the whole batch at once wi
 """
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -29,22 +30,24 @@ IDX_FILES = {
     "t10k-images-idx3-ubyte": (0x00000803, (28, 28)),
     "t10k-labels-idx1-ubyte": (0x00000801, ()),
 }
+# A split as load_mnist returns it: images, uint8 (N, 28, 28), and labels, int64 (N,).
+Split = tuple[torch.Tensor, torch.Tensor]
 
 
 class DataError(Exception):
     """Missing or corrupt MNIST files: a problem the user can fix, reported in one message."""
 
 
-def resolve_data_dir(data_dir=None):
+def resolve_data_dir(data_dir: str | None = None) -> str:
     """--data-dir, else $MNIST_DATA_DIR, else ./data."""
     return data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
 
 
-def idx_header_size(path):
+def idx_header_size(path: Path) -> int:
     return 4 * (2 + len(IDX_FILES[path.name][1]))
 
 
-def check_idx_file(path):
+def check_idx_file(path: Path) -> int:
     """Check an IDX file's magic number and length against what MNIST needs; return its item count."""
     magic, item_shape = IDX_FILES[path.name]
     ndim = 1 + len(item_shape)
@@ -71,14 +74,14 @@ def check_idx_file(path):
     return dims[0]
 
 
-def read_idx_file(path):
+def read_idx_file(path: Path) -> torch.Tensor:
     """A checked IDX file's items as a uint8 tensor (N, *item shape), as torchvision reads it."""
     count = check_idx_file(path)
     data = bytearray(path.read_bytes()[idx_header_size(path):])
     return torch.frombuffer(data, dtype=torch.uint8).view(count, *IDX_FILES[path.name][1])
 
 
-def load_mnist(root, download=True):
+def load_mnist(root: str | Path, download: bool = True) -> tuple[Split, ...]:
     """Return ((train_images, train_labels), (test_images, test_labels)): uint8 (N, 28, 28), int64 (N,).
 
     Raises DataError, never a traceback-worthy exception, for data the user can fix.
@@ -113,10 +116,11 @@ def load_mnist(root, download=True):
     return tuple(splits)
 
 
-def affine_thetas(n, generator, rotate=0.0, translate=0.0, scale=0.0):
+def affine_thetas(n: int, generator: torch.Generator, rotate: float = 0.0, translate: float = 0.0,
+                  scale: float = 0.0) -> torch.Tensor:
     """n affine matrices (n, 2, 3): rotate by up to +-rotate degrees, shift by up to +-translate
     of the size, zoom by 1+-scale, each drawn per image from `generator` (on the CPU)."""
-    def draw():  # uniform in [-1, 1]
+    def draw() -> torch.Tensor:  # uniform in [-1, 1]
         return torch.rand(n, generator=generator) * 2 - 1
 
     angle = draw() * math.radians(rotate)
@@ -127,10 +131,11 @@ def affine_thetas(n, generator, rotate=0.0, translate=0.0, scale=0.0):
                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
 
 
-def tone_shifts(n, generator, brightness=0.0, contrast=0.0):
+def tone_shifts(n: int, generator: torch.Generator, brightness: float = 0.0,
+                contrast: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """n per-image gains (1 +- contrast) and shifts (+- brightness) as (n, 1, 1, 1) tensors, drawn from
     `generator`: a pixel p in [0, 1] becomes p * gain + shift, clipped to [0, 1]."""
-    def draw():  # uniform in [-1, 1]
+    def draw() -> torch.Tensor:  # uniform in [-1, 1]
         return torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1
 
     return 1 + draw() * contrast, draw() * brightness
@@ -139,13 +144,13 @@ def tone_shifts(n, generator, brightness=0.0, contrast=0.0):
 ELASTIC_GRID = 4  # the displacement is drawn on a 4x4 grid per image: smooth at 28x28, and cheap to draw
 
 
-def elastic_fields(n, generator, pixels, size=28):
+def elastic_fields(n: int, generator: torch.Generator, pixels: float, size: int = 28) -> torch.Tensor:
     """n coarse displacement fields (n, 2, ELASTIC_GRID, ELASTIC_GRID) of up to +- `pixels`, in grid units
     (an image spans 2), drawn from `generator`; `warp` spreads them over the image."""
     return (torch.rand(n, 2, ELASTIC_GRID, ELASTIC_GRID, generator=generator) * 2 - 1) * (2 * pixels / size)
 
 
-def warp(x, theta, field=None):
+def warp(x: torch.Tensor, theta: torch.Tensor, field: torch.Tensor | None = None) -> torch.Tensor:
     """Apply one affine matrix per image, then (if given) a coarse displacement field, spread over the
     image bicubically; black (0) fills what comes in from outside, as PIL's RandomRotation does.
     x: (N, 1, H, W) in [0, 1]; theta: (N, 2, 3) and field: (N, 2, h, w) on x's device."""
@@ -166,8 +171,10 @@ class TensorLoader:
     batch would make the host wait for the GPU every batch.
     """
 
-    def __init__(self, images, labels, batch_size, device="cpu", shuffle=False,
-                 rotate=0.0, translate=0.0, scale=0.0, brightness=0.0, contrast=0.0, elastic=0.0, seed=0):
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                 device: str | torch.device = "cpu", shuffle: bool = False, rotate: float = 0.0,
+                 translate: float = 0.0, scale: float = 0.0, brightness: float = 0.0, contrast: float = 0.0,
+                 elastic: float = 0.0, seed: int = 0) -> None:
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
@@ -179,10 +186,10 @@ class TensorLoader:
         self.strength = 1.0
         self.generator = torch.Generator().manual_seed(seed)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, device = len(self.labels), self.labels.device
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(device)

@@ -10,24 +10,31 @@ step (a CUDA graph on a GPU) and the epochs that train and test a net.
     print(run.verdict)          # TARGET MET: 4,820 params <= 8,000; ...
     run.metrics                 # a dict per epoch: losses, accuracies, correct counts, rate, seconds
 """
+from __future__ import annotations
+
 import copy
 import itertools
 import math
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from data import TensorLoader
+from data import Split, TensorLoader
 from trainer.paths import ROOT
 from trainer.recipe import complete
 from trainer.specnets import SpecNet
 from trainer.verdict import out_of_reach, target_met
+
+if TYPE_CHECKING:  # for the type checker only: trainer/types.py is not among the files that travel with a model file
+    from trainer.types import EpochMetrics, Recipe
 
 EVAL_BATCH_SIZE = 2000
 DRY_RUN_BATCHES = 3
@@ -52,7 +59,7 @@ class Options:
     dry_run: bool = False
 
 
-def pick_device(name="auto"):
+def pick_device(name: str = "auto") -> torch.device:
     """auto: cuda, then mps, then cpu."""
     if name == "auto":
         if torch.cuda.is_available():
@@ -67,7 +74,7 @@ def pick_device(name="auto"):
     return torch.device(name)
 
 
-def set_determinism(device):
+def set_determinism(device: torch.device) -> None:
     """Same seed, same device: the same numbers. Exact on CPU; on CUDA with deterministic kernels."""
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -76,11 +83,11 @@ def set_determinism(device):
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def count_params(model):
+def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def check_net(make_net, where="Net()"):
+def check_net(make_net: Callable[[], nn.Module] | nn.Module, where: str = "Net()") -> None:
     """A net must build and map a (2, 1, 28, 28) batch to (2, 10) log-probabilities: found before training,
     not mid-epoch.
     `make_net` builds it (a built nn.Module is used as it is, its mode kept)."""
@@ -103,7 +110,7 @@ def check_net(make_net, where="Net()"):
                         f"per image); end forward with `return F.log_softmax(x, dim=1)`")
 
 
-def load_weights(model, state, name="this net"):
+def load_weights(model: nn.Module, state: Mapping[str, Any], name: str = "this net") -> None:
     """Saved weights into `model`; one line (UserError) naming the first tensor that does not fit."""
     try:
         model.load_state_dict(state)
@@ -112,12 +119,12 @@ def load_weights(model, state, name="this net"):
             from None
 
 
-def make_optimizer(model, recipe):
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
                            weight_decay=recipe["weight_decay"], nesterov=recipe["nesterov"])
 
 
-def lr_factor(recipe, epoch):
+def lr_factor(recipe: Recipe, epoch: float) -> float:
     """The recipe's learning rate, as a fraction of its `lr`, at `epoch` (fractional: batches count).
 
     constant; multistep: times gamma after each milestone epoch; cosine: a linear warm-up over
@@ -146,7 +153,7 @@ def lr_factor(recipe, epoch):
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / (end - warmup)))
 
 
-def augment_strength(recipe, epoch):
+def augment_strength(recipe: Recipe, epoch: int) -> float:
     """The share of the recipe's augmentation that epoch `epoch` (1, 2, ...) gets: all of it, unless the
     recipe fades it (`augment_fade`), so that the last epochs train on images like the test set's."""
     if recipe["augment_fade"] is None:
@@ -155,12 +162,14 @@ def augment_strength(recipe, epoch):
     return min(1.0, max(0.0, (last - epoch) / (last - first)))
 
 
-def make_scheduler(optimizer, recipe, batches_per_epoch):
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe,
+                   batches_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     """The recipe's schedule, stepped after every batch."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(recipe, step / batches_per_epoch))
 
 
-def make_train_loader(images, labels, recipe, device, seed):
+def make_train_loader(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, device: torch.device,
+                      seed: int) -> TensorLoader:
     """The recipe's training data: shuffled, augmented as the recipe says, drawn from a generator seeded by `seed`."""
     return TensorLoader(images, labels, recipe["batch_size"], device, shuffle=True, rotate=recipe["rotate"],
                         translate=recipe["translate"], scale=recipe["scale"], brightness=recipe["brightness"],
@@ -172,7 +181,7 @@ class WeightAverage:
     every step; when the recipe asks for one (`ema`: the decay per step), it is the net that is tested
     and saved. One foreach call per step: on a GPU a kernel per tensor would cost more than the net."""
 
-    def __init__(self, model, decay):
+    def __init__(self, model: nn.Module, decay: float) -> None:
         self.model, self.decay = copy.deepcopy(model), decay
         pairs = list(zip(self.model.state_dict(keep_vars=True).values(), model.state_dict(keep_vars=True).values()))
         pairs = list({id(m): (m, t) for m, t in pairs}.values())  # a weight shared by two layers moves once a step
@@ -181,7 +190,7 @@ class WeightAverage:
                        [t for _, t in pairs if not t.is_floating_point()])
 
     @torch.no_grad()
-    def update(self):
+    def update(self) -> None:
         """Move the average towards the weights it was made from (tensors it holds since __init__)."""
         if self.floats[0]:  # foreach calls refuse empty lists
             torch._foreach_lerp_(*self.floats, 1 - self.decay)
@@ -189,7 +198,7 @@ class WeightAverage:
             torch._foreach_copy_(*self.counts)
 
 
-def load_teacher(path, device):
+def load_teacher(path: str | Path, device: torch.device) -> SpecNet:
     """A teacher's weights file (plain data: its spec and weights, read with weights_only=True) as a
     frozen net in evaluation mode. A relative path is taken from the project's root, so that a sweep's workers
     find the teachers/ that travel with the code."""
@@ -213,11 +222,11 @@ class TrainingLoss:
     that its gradients keep their size as T changes), weighted by distill_weight. The teacher sees the
     very batch the student sees, augmentation included."""
 
-    def __init__(self, recipe, teacher=None):
+    def __init__(self, recipe: Recipe, teacher: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
         self.label_smoothing, self.teacher = recipe["label_smoothing"], teacher
         self.temperature, self.weight = recipe["distill_temperature"], recipe["distill_weight"]
 
-    def __call__(self, output, x, y):
+    def __call__(self, output: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         # The nets output log-probabilities, which log_softmax leaves as they are: cross-entropy on them is
         # the NLL loss, with label smoothing when the recipe asks for it. (The test pass uses nll_loss;
         # changing this one to it would change the last bits of every committed run.)
@@ -232,7 +241,8 @@ class TrainingLoss:
         return (1 - self.weight) * loss + self.weight * distill
 
 
-def forward_backward(model, x, y, criterion):
+def forward_backward(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                     criterion: TrainingLoss) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and output of one batch, its gradients left in the parameters' .grad."""
     output = model(x)
     loss = criterion(output, x, y)
@@ -251,14 +261,15 @@ class GraphedStep:
     forward pass, say) trains eagerly."""
 
     WARMUP = 3
+    graph: torch.cuda.CUDAGraph | None
 
-    def __init__(self, model, batch_size, criterion):
+    def __init__(self, model: nn.Module, batch_size: int, criterion: TrainingLoss) -> None:
         self.model, self.batch_size, self.criterion = model, batch_size, criterion
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.stream = torch.cuda.Stream()
         self.graph, self.warmed, self.capturable = None, 0, True
 
-    def __call__(self, x, y):
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.graph is None and self.capturable and self.warmed >= self.WARMUP and len(x) == self.batch_size:
             self.capture(x, y)
         if self.graph is not None and x.shape == self.x.shape:
@@ -277,7 +288,7 @@ class GraphedStep:
         torch.cuda.current_stream().wait_stream(self.stream)
         return result
 
-    def capture(self, x, y):
+    def capture(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Record the step on static tensors (recording runs nothing: the caller replays it). Gradients
         are unset before, so the graph writes them afresh each replay instead of adding to them."""
         self.x, self.y = x.clone(), y.clone()
@@ -298,8 +309,19 @@ class GraphedStep:
         self.grads = [p.grad for p in self.params]
 
 
-def train_epoch(model, loader, optimizer, scheduler, criterion, max_batches=None, progress=True,
-                average=None, step=None):
+class Loader(Protocol):
+    """What an epoch trains on: batches of (images, labels), and how many there are (a TensorLoader, a
+    DataLoader)."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+
+def train_epoch(model: nn.Module, loader: Loader, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, criterion: TrainingLoss,
+                max_batches: int | None = None, progress: bool = True, average: WeightAverage | None = None,
+                step: GraphedStep | None = None) -> dict[str, float]:
     """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
     weight average, if any) after each batch; returns mean loss and accuracy (%). `criterion`: a
     TrainingLoss. `step`, a GraphedStep of this model on CUDA, does each batch's forward and backward
@@ -337,7 +359,8 @@ def train_epoch(model, loader, optimizer, scheduler, criterion, max_batches=None
 
 
 @torch.inference_mode()
-def test(model, loader, max_batches=None):
+def test(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+         max_batches: int | None = None) -> dict[str, Any]:
     """Loss, correct count and predictions over the test loader (the whole set unless max_batches).
 
     Sums stay on the device until the end: one wait for the device per test pass, not one per batch."""
@@ -357,7 +380,7 @@ def test(model, loader, max_batches=None):
             "test_accuracy": 100.0 * correct / total, "predictions": predictions.cpu()}
 
 
-def test_line(result):
+def test_line(result: Mapping[str, Any]) -> str:
     return (f"Test set: Average loss: {result['test_loss']:.4f}, Accuracy: {result['test_correct']}/"
             f"{result['test_total']} ({result['test_accuracy']:.2f}%)")
 
@@ -367,7 +390,17 @@ class Training:
     weights), its optimizer, schedule, weight average, training step and loaders. `state_dict` is all a
     checkpoint needs to go on exactly where the run stopped."""
 
-    def __init__(self, net, recipe, data, seed, options=Options(), loaders=None):
+    metrics: list[EpochMetrics]
+    predictions: torch.Tensor | None  # the last epoch's, of the test set's images in order
+    target_met: bool | None
+    verdict: str | None
+    # the recipe's TensorLoaders, or any loaders of (x, y) batches that `loaders` puts in their place
+    train_loader: Any
+    test_loader: Any
+
+    def __init__(self, net: Callable[[], nn.Module] | nn.Module, recipe: Mapping[str, Any],
+                 data: tuple[Split, ...] | None, seed: int, options: Options = Options(),
+                 loaders: tuple[Any, Any] | None = None) -> None:
         self.recipe, self.options = complete(recipe), options
         device = options.device
         torch.manual_seed(seed)
@@ -382,7 +415,7 @@ class Training:
         # loaders: any (train, test) loaders of (x, y) batches in place of the recipe's (bench.py's classic
         # DataLoader pipeline); the data's tensors then go unused.
         if loaders is None:
-            (train_x, train_y), (test_x, test_y) = data
+            (train_x, train_y), (test_x, test_y) = cast("tuple[Split, ...]", data)  # None only with loaders
             loaders = (make_train_loader(train_x, train_y, self.recipe, device, seed),
                        TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
         self.train_loader, self.test_loader = loaders
@@ -399,13 +432,13 @@ class Training:
         self.metrics, self.predictions = [], None
         self.target_met, self.verdict = None, None  # set by fit when the epochs are done
 
-    def train_epoch(self, epoch):
+    def train_epoch(self, epoch: int) -> dict[str, float]:
         """Train epoch `epoch` (1, 2, ...): its augmentation strength, then a pass over the training data."""
         self.train_loader.strength = augment_strength(self.recipe, epoch)
         return train_epoch(self.model, self.train_loader, self.optimizer, self.scheduler, self.criterion,
                            self.max_batches, self.options.progress, self.average, self.step)
 
-    def run_epoch(self):
+    def run_epoch(self) -> EpochMetrics:
         """Train one epoch and test the tested net; append and return its row of metrics."""
         epoch = len(self.metrics) + 1
         lr = self.optimizer.param_groups[0]["lr"]
@@ -413,15 +446,16 @@ class Training:
         row = self.train_epoch(epoch)
         result = test(self.tested, self.test_loader, self.max_batches)
         self.predictions = result.pop("predictions")
-        self.metrics.append({"epoch": epoch, **row, **result, "lr": lr,
-                             "seconds": round(time.perf_counter() - began, 2)})
+        # train_epoch's keys and test's, between these: an EpochMetrics
+        self.metrics.append(cast("EpochMetrics", {"epoch": epoch, **row, **result, "lr": lr,
+                                                  "seconds": round(time.perf_counter() - began, 2)}))
         return self.metrics[-1]
 
-    def weights(self):
+    def weights(self) -> dict[str, Any]:
         """The tested net's weights, as plain data."""
         return self.tested.state_dict()
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         training = {"train_state": self.model.state_dict()} if self.average else {}  # the weights being averaged
         rng = {"torch": torch.get_rng_state(), "data": self.train_loader.generator.get_state()}
         if self.options.device.type == "cuda":
@@ -429,7 +463,7 @@ class Training:
         return {"model_state": self.weights(), **training, "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng, "metrics": self.metrics}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         load_weights(self.model, state.get("train_state", state["model_state"]))
         load_weights(self.tested, state["model_state"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -440,14 +474,17 @@ class Training:
             torch.cuda.set_rng_state(state["rng"]["cuda"])
         self.metrics = list(state["metrics"])
 
-    def judge(self):
+    def judge(self) -> tuple[bool | None, str]:
         """(met, verdict line) of the epochs so far; (None, a line saying so) for a dry run."""
         if self.options.dry_run:
             return None, f"Dry run: {DRY_RUN_BATCHES} batches trained and tested; no verdict."
         return target_met(self.params, self.metrics)
 
 
-def fit(net, recipe, data, seed=1, options=Options(), resume=None, after_epoch=None, loaders=None, save=None):
+def fit(net: Callable[[], nn.Module] | nn.Module, recipe: Mapping[str, Any], data: tuple[Split, ...] | None,
+        seed: int = 1, options: Options = Options(), resume: Mapping[str, Any] | None = None,
+        after_epoch: Callable[[Training], object] | None = None, loaders: tuple[Any, Any] | None = None,
+        save: str | Path | None = None) -> Training:
     """Train `net` (a Net class, or any callable that builds one, or a built nn.Module) with `recipe` on
     `data` ((train_x, train_y), (test_x, test_y), as data.load_mnist returns) and test it after every
     epoch; print each epoch's test line and the verdict; return the Training, whose `metrics`,

@@ -8,10 +8,16 @@ A model file's contract (README, Adding an experiment): it imports, it defines `
 import importlib.util
 import re
 import traceback
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from types import ModuleType
+from typing import cast
 
 from trainer.engine import UserError, check_net
 from trainer.paths import ROOT
 from trainer.recipe import RecipeError, complete
+from trainer.types import Recipe
 
 MODEL_NAME = re.compile(r"model\w*")  # model1, model4, model_wide: names, never paths
 
@@ -20,28 +26,29 @@ class ModelFileError(UserError):
     """A model file that breaks the contract (engine.check_net reports a Net that does)."""
 
 
-def model_names():
+def model_names() -> list[str]:
     """The experiments: the model*.py files beside train.py, by name (model10 after model9)."""
     names = [path.stem for path in ROOT.glob("model*.py") if MODEL_NAME.fullmatch(path.stem)]
     return sorted(names, key=lambda name: [int(part) if part.isdigit() else part
                                            for part in re.split(r"(\d+)", name)])
 
 
-def model_path(name):
+def model_path(name: str) -> Path:
     return ROOT / f"{name}.py"
 
 
-def import_model_file(name):
+def import_model_file(name: str) -> ModuleType:
     """Import the model file `name` from beside train.py; anything not listed is refused unimported, and
     a file that fails to import is reported by its own file and line, not by a traceback through ours."""
     names = model_names()
     if name not in names:
         raise UserError(f"unknown model {name!r}; valid models: {', '.join(names)}")
     path = model_path(name)
-    spec = importlib.util.spec_from_file_location(name, path)
+    # A .py file always has a spec, its loader Python's own: neither is None here.
+    spec = cast(ModuleSpec, importlib.util.spec_from_file_location(name, path))
     module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
+        cast(Loader, spec.loader).exec_module(module)
     except SyntaxError as err:
         raise ModelFileError(f"{path}, line {err.lineno}: {err.msg}") from None
     except Exception as err:
@@ -51,7 +58,7 @@ def import_model_file(name):
     return module
 
 
-def load_experiment(name):
+def load_experiment(name: str) -> tuple[ModuleType, Recipe]:
     """The model file `name`, imported and checked: returns (module, its complete recipe)."""
     module = import_model_file(name)
     path = model_path(name)

@@ -2,11 +2,12 @@
 import argparse
 import math
 import re
+from collections.abc import Callable
 
 
-def positive(kind):
+def positive(kind: type[int] | type[float]) -> Callable[[str], float]:
     """An argparse type: a number of `kind` above zero and finite."""
-    def parse(text):
+    def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
@@ -18,9 +19,9 @@ def positive(kind):
     return parse
 
 
-def seed_list(text):
+def seed_list(text: str) -> list[int]:
     """'1001-1010' or '1,2,7-9': seeds listed, ranges inclusive; each seed once."""
-    seeds = []
+    seeds: list[int] = []
     for part in text.split(","):
         match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not match or (match[2] and int(match[2]) < int(match[1])):
@@ -31,7 +32,7 @@ def seed_list(text):
     return seeds
 
 
-def gpu_share_of(text):
+def gpu_share_of(text: str) -> float:
     """A share of a GPU as Ray takes it: above 0, and a whole number of GPUs above 1."""
     share = positive(float)(text)
     if share > 1 and not share.is_integer():
@@ -39,7 +40,7 @@ def gpu_share_of(text):
     return share
 
 
-def add_sweep_flags(parser):
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
     """--jobs, --threads, --address, --no-auth, --gpus-per-run: how a sweep's runs are spread (train.py and
     search.py)."""
     parser.add_argument("--jobs", type=positive(int), help="runs at a time on a local Ray instance (default: one "

@@ -5,9 +5,14 @@ against the parameter count).
 train.py saves a run's pictures beside its metrics; report.py draws the README's and docs' pictures
 from results/. matplotlib is imported only when a picture is drawn.
 """
+from __future__ import annotations
+
 import itertools
 import statistics
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from trainer.verdict import (
     LAST_EPOCHS,
@@ -17,6 +22,17 @@ from trainer.verdict import (
     margin,
     wilson,
 )
+
+if TYPE_CHECKING:  # for the type checker only: trainer/types.py is not among the files that travel with a model file
+    import torch
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from trainer.types import RunRecord, TrialLine
+
+    Point = tuple[float, float]
+    Box = tuple[float, float, float, float]  # (x0, y0, x1, y1), y upwards
+    Sweeps = Mapping[tuple[str, int], Mapping[int, float]]  # (net, params) -> {seed: lowest of the last epochs}
 
 REFERENCE_PARAMS = 6136  # the write-up this project grew from
 PUBLIC_SINGLE_RUN = 3762  # a public repo of the same course: 99.52% at epoch 15, one run
@@ -30,7 +46,7 @@ GOAL_SEEDS = "18 of 20"
 PICTURES = ("curves.png", "misclassified.png", "confusion.png")
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     import sys
 
     import matplotlib
@@ -40,7 +56,7 @@ def _pyplot():
     return plt
 
 
-def curves_figure(epochs, title):
+def curves_figure(epochs: Sequence[Mapping[str, Any]], title: str) -> Figure:
     """Loss and accuracy per epoch, train and test (epochs: train.py's metrics rows), the window of the
     last epochs shaded; returns the figure, which a notebook shows inline. The accuracy panel's range is
     the window's, so that 99.38 and 99.43 look apart; earlier epochs may fall below it."""
@@ -65,17 +81,18 @@ def curves_figure(epochs, title):
     return fig
 
 
-def run_title(record):
+def run_title(record: RunRecord) -> str:
     return f"{record['model']}, seed {record['seed']}, {record['params']:,} params"
 
 
-def plot_curves(record, path):
+def plot_curves(record: RunRecord, path: str | Path) -> None:
     fig = curves_figure(record["epochs"], run_title(record))
     fig.savefig(path, dpi=80)
     _pyplot().close(fig)
 
 
-def plot_misclassified(images, mistakes, path, title, limit=40):
+def plot_misclassified(images: torch.Tensor, mistakes: Sequence[Sequence[int]], path: str | Path, title: str,
+                       limit: int = 40) -> None:
     """The first `limit` of a run's mistakes ([test index, true, predicted], as records.mistakes gives
     them) drawn from the test images: one mosaic on one axes, which draws in a fraction of the time of
     an axes per digit."""
@@ -100,7 +117,7 @@ def plot_misclassified(images, mistakes, path, title, limit=40):
     plt.close(fig)
 
 
-def plot_confusion(counts, path, title):
+def plot_confusion(counts: Sequence[Sequence[int]], path: str | Path, title: str) -> None:
     """The counts, errors shaded; each number in black or white, whichever reads on its cell."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5.4), layout="constrained")
@@ -118,7 +135,7 @@ def plot_confusion(counts, path, title):
     plt.close(fig)
 
 
-def save_run_plots(record, images, run_dir):
+def save_run_plots(record: RunRecord, images: torch.Tensor, run_dir: str | Path) -> None:
     """A run's curves, its mistakes (drawn from the test images) and its confusion matrix, from its record."""
     curves, misclassified, confusion = (Path(run_dir) / name for name in PICTURES)
     plot_curves(record, curves)
@@ -129,7 +146,7 @@ def save_run_plots(record, images, run_dir):
 SEEDS_YRANGE = (99.2, 99.7)  # one range for every seeds chart, widened only to keep a far seed on it
 
 
-def seeds_figure(title, records):
+def seeds_figure(title: str, records: Iterable[RunRecord]) -> Figure:
     """Each seed's lowest test accuracy of the last 5 epochs (the number the target judges) as a dot over
     the window's range, in seed order, a colour per CPU (or GPU) type and a gap between sweeps; each miss
     a black cross named by its seed. `title` names the net and its seeds; the chart adds where they ran.
@@ -184,24 +201,24 @@ def seeds_figure(title, records):
     return fig
 
 
-def plot_seeds(title, records, path):
+def plot_seeds(title: str, records: Iterable[RunRecord], path: str | Path) -> None:
     fig = seeds_figure(title, records)
     fig.savefig(path, dpi=80)
     _pyplot().close(fig)
 
 
-def _machine(record):
+def _machine(record: Mapping[str, Any]) -> Mapping[str, Any]:
     """Where a run ran: its provenance, or the record itself in runs older than provenance."""
     return record.get("provenance", record)
 
 
-def _device_name(record):
+def _device_name(record: Mapping[str, Any]) -> str:
     return _machine(record).get("device_name") or "machine type not recorded"
 
 
-def _sweeps(records):
+def _sweeps(records: Iterable[RunRecord]) -> list[list[RunRecord]]:
     """Runs of consecutive seeds on one machine type and thread count: one command's seeds each."""
-    groups = []
+    groups: list[list[RunRecord]] = []
     for r in records:
         last = groups[-1][-1] if groups else None
         if last and r["seed"] == last["seed"] + 1 and _setup(r) == _setup(last):
@@ -211,21 +228,21 @@ def _sweeps(records):
     return groups
 
 
-def _setup(record):
+def _setup(record: Mapping[str, Any]) -> tuple[str, int | None]:
     return _device_name(record), _machine(record).get("threads")
 
 
-def _seed_span(group):
+def _seed_span(group: Sequence[RunRecord]) -> str:
     first, last = group[0]["seed"], group[-1]["seed"]
     return f"{first}–{last}" if last > first else str(first)
 
 
-def _held(records, device_name):
+def _held(records: Iterable[RunRecord], device_name: str) -> str:
     mine = [r for r in records if _device_name(r) == device_name]
     return f"{sum(r['target_met'] for r in mine)}/{len(mine)}"
 
 
-def push_apart(boxes, obstacles=(), pad=2.0):
+def push_apart(boxes: Sequence[Box], obstacles: Iterable[Box] = (), pad: float = 2.0) -> list[float]:
     """How far up (or down, if negative) each label box must move so that no two labels overlap and none
     covers an obstacle, each moved as little as it can be: the labels are placed highest first, each at
     the nearest free height, just above or below whatever it would cover. Boxes and obstacles are
@@ -241,11 +258,13 @@ def push_apart(boxes, obstacles=(), pad=2.0):
     return shifts
 
 
-def _label_apart(ax, points, texts, spots=(), offset=(0, -7), marker=4, **style):
+def _label_apart(ax: Axes, points: Sequence[Point], texts: Sequence[str], spots: Sequence[Point] = (),
+                 offset: Point = (0, -7), marker: float = 4, **style: Any) -> None:
     """Each text at `offset` points from its point (data coordinates), moved inside the axes' width and
     then up or down where it would cover another label or a marker at `spots` (`marker` points across
     each way); a moved label keeps a line to its point. Call it last: it measures the drawn figure, then
     holds its layout still."""
+    fig: Any  # a whole figure on an Agg canvas, as _pyplot's are: not the Figure | SubFigure the stubs allow
     fig = ax.figure
     fig.draw_without_rendering()  # the layout and the scales as they will be saved
     fig.set_layout_engine("none")
@@ -268,13 +287,13 @@ def _label_apart(ax, points, texts, spots=(), offset=(0, -7), marker=4, **style)
                     arrowprops=leader if max(abs(dx), abs(dy)) > scale else None, annotation_clip=False, **style)
 
 
-def plot_frontier(trials, sweeps, named, path):
+def plot_frontier(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collection[str], path: str | Path) -> None:
     fig = frontier_figure(trials, sweeps, named)
     fig.savefig(path, dpi=100)
     _pyplot().close(fig)
 
 
-def frontier_figure(trials, sweeps, named):
+def frontier_figure(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collection[str]) -> Figure:
     """The frontier in two panels over one parameter axis. Above, the headline: the share of each
     fresh-seed sweep's seeds that held the target, with its 95% interval and K/N beside it. Below, the
     lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
@@ -291,9 +310,9 @@ def frontier_figure(trials, sweeps, named):
     reference = [p == REFERENCE_PARAMS and not s for p, s in zip(params, short)]
     on_line = [not (s or r) for s, r in zip(short, reference)]
 
-    def draw(panel, values, **label):
+    def draw(panel: Axes, values: Sequence[float], **label: Any) -> None:
         """The full sweeps as a line of diamonds, the short ones hollow, the reference's net grey."""
-        def pick(keep):
+        def pick(keep: Sequence[bool]) -> tuple[list[int], list[float]]:
             return [x for x, k in zip(params, keep) if k], [v for v, k in zip(values, keep) if k]
         panel.plot(*pick(on_line), color="tab:red", marker="D", markersize=6, linewidth=1, zorder=4, **label)
         panel.scatter(*pick(short), marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
@@ -315,7 +334,8 @@ def frontier_figure(trials, sweeps, named):
     return fig
 
 
-def _chance_panel(panel, nets, draw):
+def _chance_panel(panel: Axes, nets: Sequence[tuple[tuple[str, int], Mapping[int, float]]],
+                  draw: Callable[..., None]) -> tuple[Sequence[Point], list[str], Sequence[Point]]:
     """The share of each sweep's seeds that held, its 95% interval as a bar, the fitted hold rate beside
     it, and the goal; returns the K/N labels to place (their points and texts) and the markers to keep
     them off."""
@@ -346,7 +366,8 @@ def _chance_panel(panel, nets, draw):
         points + [(x, 100 * rate) for x, (rate, _, _) in zip(shifted, fits)]
 
 
-def _accuracy_panel(ax, trials, nets, named, draw):
+def _accuracy_panel(ax: Axes, trials: Sequence[TrialLine], nets: Sequence[tuple[tuple[str, int], Mapping[int, float]]],
+                    named: Collection[str], draw: Callable[..., None]) -> None:
     """Every tuning trial faint, each sweep's seeds and mean, model3 and model4 named at their points."""
     params = [p for (_, p), _ in nets]
     means = [statistics.fmean(lowest.values()) for _, lowest in nets]

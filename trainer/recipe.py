@@ -7,6 +7,13 @@ changes; `complete` fills in the rest and refuses a key the schema does not know
     from trainer.recipe import complete
     recipe = complete({"epochs": 15, "lr": 0.1, "schedule": "cosine", "warmup": 2})
 """
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:  # for the type checker only: trainer/types.py is not among the files that travel with a model file
+    from trainer.types import Recipe
 
 # key -> (default, what it means). The order is the order `complete` writes them in.
 SCHEMA = {
@@ -58,11 +65,11 @@ NUMBERS = ("lr", "momentum", "weight_decay", "gamma", "warmup", "floor", "label_
 OPTIONAL_NUMBERS = ("anneal_end", "ema", "bn_momentum")
 
 
-def is_number(value):
+def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_kinds(full, source):
+def check_kinds(full: Mapping[str, Any], source: str) -> None:
     """Each value of the kind its key needs: a typo such as lr=O.1 is refused here, not mid-run."""
     for key in POSITIVE_INTEGERS:
         if not (isinstance(full[key], int) and not isinstance(full[key], bool) and full[key] > 0):
@@ -86,7 +93,7 @@ LIST_KINDS = {"milestones": "a list of epochs", "points": "a list of [epoch, fra
               "augment_fade": "[first, last] epochs, or null"}
 
 
-def complete(recipe, source="the recipe"):
+def complete(recipe: Mapping[str, Any], source: str = "the recipe") -> Recipe:
     """`recipe` with every key the schema knows, defaults filled in; RecipeError (naming `source`) for a
     key it does not know, a value of the wrong kind, or a schedule it cannot run."""
     unknown = [key for key in recipe if key not in SCHEMA]
@@ -109,9 +116,9 @@ def complete(recipe, source="the recipe"):
         raise RecipeError(f"{source}: teacher must be a weights file's path, or null, not {full['teacher']!r}")
     if not full["distill_temperature"] > 0 or not full["distill_weight"] <= 1:
         raise RecipeError(f"{source}: distill_temperature must be above zero and distill_weight at most 1")
-    return full
+    return cast("Recipe", full)  # every key of the schema, each of the kind just checked
 
 
-def help_text():
+def help_text() -> str:
     """Every key, its default and its meaning: for `train.py --recipe-help`."""
     return "\n".join(f"{key:<16} default {default!r:<10} {meaning}" for key, (default, meaning) in SCHEMA.items())

@@ -15,13 +15,17 @@ import platform
 import socket
 import statistics
 import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import torch
 
 from trainer.engine import UserError
 from trainer.paths import ROOT
 from trainer.recipe import RecipeError, complete
+from trainer.types import MachineLoad, Provenance, RunRecord, TrialLine
 from trainer.verdict import LAST_EPOCHS, min_last
 
 # The files whose code decides a run's numbers, beside the model file.
@@ -34,7 +38,7 @@ class CheckpointError(UserError):
     """A checkpoint that cannot be used: unreadable, finished, or written for another model."""
 
 
-def write_atomic(path, write):
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> None:
     """write(temporary path), then os.replace: a crash mid-write leaves the old file whole."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -45,15 +49,15 @@ def write_atomic(path, write):
         tmp.unlink(missing_ok=True)
 
 
-def save_atomic(obj, path):
+def save_atomic(obj: object, path: str | Path) -> None:
     write_atomic(path, lambda tmp: torch.save(obj, tmp))
 
 
-def write_json(obj, path):
+def write_json(obj: object, path: str | Path) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2) + "\n"))
 
 
-def load_checkpoint(path, model_name=None):
+def load_checkpoint(path: str | Path, model_name: str | None = None) -> dict[str, Any]:
     """Read a file written by train.py (weights only: a checkpoint is data, never code)."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -69,14 +73,14 @@ def load_checkpoint(path, model_name=None):
     return ckpt
 
 
-def sha256(*paths):
+def sha256(*paths: str | Path) -> str:
     digest = hashlib.sha256()
     for path in paths:
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()
 
 
-def model_sha256(path):
+def model_sha256(path: str | Path) -> str:
     """A model file's hash without its module docstring: report.py rewrites the docstring's Result after a
     sweep, which changes no number, so a sweep run again still reuses its finished runs."""
     text = Path(path).read_text()
@@ -91,7 +95,7 @@ def model_sha256(path):
 
 
 @functools.cache
-def git_state():
+def git_state() -> tuple[str | None, bool | None]:
     """(commit, dirty) of the git checkout holding the code; (None, None) outside one or without git."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
@@ -106,10 +110,10 @@ def git_state():
 
 
 @functools.cache
-def cpu_model():
+def cpu_model() -> str:
     """The CPU's model as the OS tells it: name, family and model ('AMD EPYC, family 25, model 17'). Two
     CPUs sold under one name (a Zen 3 and a Zen 4 'AMD EPYC') differ in family or model."""
-    fields = {}
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
@@ -121,18 +125,18 @@ def cpu_model():
 
 
 @functools.cache
-def device_name(device):
+def device_name(device: torch.device) -> str:
     """The GPU's or CPU's model, not just its type: runs on other hardware give other numbers."""
     return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
 @functools.cache
-def code_sha256():
+def code_sha256() -> str:
     """The hash of the training code, read once: the code this process runs, even if the files change."""
     return sha256(*(ROOT / name for name in TRAINING_CODE))
 
 
-def provenance(model_file, device):
+def provenance(model_file: str | Path | None, device: torch.device) -> Provenance:
     """Where a run comes from, recorded in its metrics, checkpoints and sweep summary. A net without a
     model file (the search's) has no file hash; a model file's leaves out its docstring. cpu_capability:
     the vector instructions torch's CPU kernels use (AVX2, AVX512, ...), which change a CPU run's last
@@ -154,7 +158,8 @@ SAME_EXPERIMENT = (("model_sha256", "the model file changed"),
                    ("threads", "the thread count changed"))
 
 
-def saved_run_differs(saved, recipe, seed, expected):
+def saved_run_differs(saved: Mapping[str, Any], recipe: Mapping[str, Any], seed: int,
+                      expected: Mapping[str, Any]) -> str | None:
     """Why a saved run (metrics.json or checkpoint.pt) is not the experiment asked for; None if it is."""
     if saved.get("dry_run"):
         return "it was a dry run"
@@ -174,7 +179,8 @@ def saved_run_differs(saved, recipe, seed, expected):
     return None
 
 
-def trial_differs(line, spec, recipe, seed, expected):
+def trial_differs(line: TrialLine, spec: str, recipe: Mapping[str, Any], seed: int,
+                  expected: Mapping[str, Any]) -> str | None:
     """Why a line of search.py's results is not the trial asked for, by the rules of saved_run_differs; the
     spec and the code that builds it (specnets.py, whose hash is the line's model_sha256) stand for a model
     file. None if it is the same trial."""
@@ -190,13 +196,13 @@ def trial_differs(line, spec, recipe, seed, expected):
                              recipe, seed, expected)
 
 
-def evidence_path(name, device, suffix=""):
+def evidence_path(name: str, device: torch.device, suffix: str = "") -> Path:
     """Where --record keeps a device's runs (results/runs) or trials (results/search.jsonl): a GPU's
     apart from the CPU's (results/runs-cuda), since their numbers differ."""
     return RESULTS / f"{name}{'' if device.type == 'cpu' else '-' + device.type}{suffix}"
 
 
-def finished_record(run_dir):
+def finished_record(run_dir: str | Path) -> RunRecord | None:
     """A run's metrics.json if it finished (its verdict written), else None."""
     try:
         record = json.loads((Path(run_dir) / "metrics.json").read_text())
@@ -205,26 +211,35 @@ def finished_record(run_dir):
     return record if "target_met" in record else None
 
 
-def read_saved_run(run_dir, name, recipe, seed, expected):
-    """What a sweep finds in a seed's folder: ("finished", metrics) for a finished run of the same
-    experiment, ("broken", checkpoint) for one it can continue, or (None, why the rest must train
-    again; None where nothing was there)."""
+@dataclass(frozen=True)
+class SavedRun:
+    """What a sweep finds in a seed's folder: a finished run of the same experiment, a broken one it can
+    continue, or none that it may use."""
+    state: Literal["finished", "broken", "none"]
+    record: RunRecord | None = None  # "finished": its metrics.json
+    checkpoint: dict[str, Any] | None = None  # "broken": its checkpoint.pt, read
+    why: str | None = None  # "none": why what is there must train again (None: nothing was there)
+
+
+def read_saved_run(run_dir: str | Path, name: str, recipe: Mapping[str, Any], seed: int,
+                   expected: Provenance) -> SavedRun:
+    """What a sweep finds in a seed's folder (see SavedRun)."""
     checkpoint_path = Path(run_dir) / "checkpoint.pt"
     saved = finished_record(run_dir)
     if saved is not None:
         why = saved_run_differs(saved, recipe, seed, expected)
-        return ("finished", saved) if why is None else (None, why)
+        return SavedRun("finished", record=saved) if why is None else SavedRun("none", why=why)
     if not checkpoint_path.is_file():
-        return None, None
+        return SavedRun("none")
     try:
         checkpoint = load_checkpoint(checkpoint_path, name)
     except CheckpointError as err:
-        return None, str(err)
+        return SavedRun("none", why=str(err))
     why = saved_run_differs(checkpoint, recipe, seed, expected)
-    return ("broken", checkpoint) if why is None else (None, why)
+    return SavedRun("broken", checkpoint=checkpoint) if why is None else SavedRun("none", why=why)
 
 
-def machine_load():
+def machine_load() -> MachineLoad | None:
     """The 1-, 5- and 15-minute load averages and the core count: what else ran beside a run, whose
     seconds it shares; None where the OS does not tell."""
     try:
@@ -233,7 +248,7 @@ def machine_load():
         return None
 
 
-def confusion_matrix(labels, predictions, classes=10):
+def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, classes: int = 10) -> list[list[int]]:
     """counts[true][predicted] as nested lists."""
     counts = [[0] * classes for _ in range(classes)]
     for true, predicted in zip(labels.tolist(), predictions.tolist()):
@@ -241,24 +256,24 @@ def confusion_matrix(labels, predictions, classes=10):
     return counts
 
 
-def mistakes(labels, predictions):
+def mistakes(labels: torch.Tensor, predictions: torch.Tensor) -> list[list[int]]:
     """[test index, true, predicted] of every wrong prediction: enough to draw them again from MNIST."""
     wrong = (predictions != labels).nonzero().flatten().tolist()
     return [[i, int(labels[i]), int(predictions[i])] for i in wrong]
 
 
-def describe_commit(commit, dirty):
+def describe_commit(commit: str | None, dirty: bool | None) -> str:
     """'1a2b3c4d5e6f', '1a2b3c4d5e6f+dirty' (uncommitted changes), or 'none' (not a git checkout)."""
     return f"{commit[:12]}{'+dirty' if dirty else ''}" if commit else "none"
 
 
-def summary_of(name, records):
+def summary_of(name: str, records: Sequence[RunRecord]) -> dict[str, Any]:
     """K/N met, mean +- std of the best and of the lowest of the last epochs, the worst seed, a row per seed."""
-    rows = [{"seed": r["seed"], "best": max(m["test_accuracy"] for m in r["epochs"]),
-             "min_last": min_last(r["epochs"]), "target_met": r["target_met"],
-             "seconds": round(sum(m["seconds"] for m in r["epochs"]), 1),
-             "git_commit": r["provenance"]["git_commit"], "git_dirty": r["provenance"]["git_dirty"]}
-            for r in records]
+    rows: list[dict[str, Any]] = [
+        {"seed": r["seed"], "best": max(m["test_accuracy"] for m in r["epochs"]), "min_last": min_last(r["epochs"]),
+         "target_met": r["target_met"], "seconds": round(sum(m["seconds"] for m in r["epochs"]), 1),
+         "git_commit": r["provenance"]["git_commit"], "git_dirty": r["provenance"]["git_dirty"]}
+        for r in records]
     stats = {}
     for key in ("best", "min_last"):
         values = [row[key] for row in rows]
@@ -271,7 +286,7 @@ def summary_of(name, records):
             "target_met": sum(row["target_met"] for row in rows), "runs": len(rows)}
 
 
-def summary_lines(summary):
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     """The console's sweep table: a row per seed, mean and std, K/N, the worst seed, where it ran."""
     rows, best, low, where = summary["seeds"], summary["best"], summary["min_last"], summary["provenance"]
     worst = next(row for row in rows if row["seed"] == summary["worst_seed"])
@@ -291,7 +306,7 @@ def summary_lines(summary):
     return lines
 
 
-def load_trials(path):
+def load_trials(path: str | Path) -> list[dict[str, Any]]:
     """search.py's results, one dict per run; none if the file is absent. A line cut short (a crash while
     it was written) is skipped with a line saying so: that run is simply run again."""
     path = Path(path)

@@ -21,6 +21,7 @@ global average pooling and a 1x1 conv to the 10 classes (model2/3/4's head).
 """
 import math
 import re
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -33,24 +34,24 @@ ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
 class Residual(nn.Module):
     """A padded 3x3 conv with an identity shortcut: the activation of x + BatchNorm(conv(x))."""
 
-    def __init__(self, channels, activation, affine):
+    def __init__(self, channels: int, activation: Callable[[], nn.Module], affine: bool) -> None:
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
         self.norm = nn.BatchNorm2d(channels, affine=affine)
         self.activation = activation()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.activation(x + self.norm(self.conv(x)))
 
 
 class Gate(nn.Module):
     """Squeeze-and-excitation: each channel scaled by a sigmoid of a small net of every channel's mean."""
 
-    def __init__(self, channels, hidden):
+    def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
         self.squeeze, self.excite = nn.Conv2d(channels, hidden, 1), nn.Conv2d(hidden, channels, 1)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * torch.sigmoid(self.excite(F.relu(self.squeeze(F.adaptive_avg_pool2d(x, 1)))))
 
 
@@ -60,7 +61,7 @@ class Deskew(nn.Module):
     affine warp shears it upright and moves its centre to the image's. The classic MNIST preprocessing,
     done on the batch inside the net, so that training, testing and a copied model file all have it."""
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         ink = (x - x.amin(dim=(2, 3), keepdim=True))[:, 0]  # the background is the image's lowest value
         mass = ink.sum((1, 2)).clamp_min(1e-6)
@@ -83,7 +84,7 @@ class Deskew(nn.Module):
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def shifted_copies(x):
+def shifted_copies(x: torch.Tensor) -> torch.Tensor:
     """x and its copies shifted by one pixel up, down, left and right (edges padded with the border)."""
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
     h, w = x.shape[-2:]
@@ -94,7 +95,7 @@ PREFIX_WORDS = {"bare": "BatchNorm without its scale and shift", "deskew": "each
                 "tta": "test-time shifts"}
 
 
-def spec_options(spec):
+def spec_options(spec: str) -> tuple[type[nn.Module], set[str], str]:
     """(activation class, the prefix's other words, the layers) of a spec: its prefix's words, then its body."""
     prefix, _, body = spec.rpartition(":")
     words = prefix.split("+") if prefix else []
@@ -109,8 +110,10 @@ def spec_options(spec):
 class SpecNet(nn.Module):
     """A net built from a spec string, with model3's blocks and head."""
 
-    def __init__(self, spec):
+    def __init__(self, spec: str) -> None:
         super().__init__()
+        layers: list[nn.Module]
+        padded: nn.Module | None  # the last padded conv, which a repeat shares
         layers, channels, padded = [], 1, None
         activation, words, body = spec_options(spec)
         affine, self.tta = "bare" not in words, "tta" in words
@@ -152,12 +155,12 @@ class SpecNet(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(channels, 10, 1, bias=False)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.tta and not self.training:
             n = len(x)
             logp = self.logits(shifted_copies(x)).log_softmax(1).view(len(SHIFTS), n, 10)
             return torch.logsumexp(logp, 0) - math.log(len(SHIFTS))  # the copies' mean probability
         return F.log_softmax(self.logits(x), dim=1)
 
-    def logits(self, x):
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(F.adaptive_avg_pool2d(self.features(x), 1)).flatten(1)

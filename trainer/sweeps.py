@@ -21,6 +21,7 @@ broken model file) is reported once and not retried, here as on Ray, and the res
 process has started already is used as it is, as this machine's. Ray is imported here, lazily, and
 nowhere else.
 """
+import argparse
 import contextlib
 import os
 import secrets
@@ -28,9 +29,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
+from typing import Any, cast
 
 import torch
 from tqdm.auto import tqdm
@@ -65,8 +68,8 @@ class Run:
     """One run of a sweep: `work(*args, folder=..., data=data)` returns its record. `folder` is where its
     files go; `quiet`: its console goes to folder/log.txt even when it runs here (always on Ray)."""
     label: str
-    work: Callable
-    args: tuple
+    work: Callable[..., Any]
+    args: tuple[Any, ...]
     folder: Path
     quiet: bool = False
 
@@ -81,34 +84,34 @@ class Where:
     no_auth: bool = False
 
     @classmethod
-    def from_args(cls, args):
+    def from_args(cls, args: argparse.Namespace) -> "Where":
         """From the flags train.add_sweep_flags adds; --address defaults to $RAY_ADDRESS."""
         return cls(jobs=args.jobs, threads=args.threads, address=args.address or os.environ.get("RAY_ADDRESS") or None,
                    gpus_per_run=args.gpus_per_run, no_auth=args.no_auth)
 
-    def check_device(self, device):
+    def check_device(self, device: torch.device) -> None:
         """On Ray a run sees a GPU only if it asks for a share of one."""
         if self.on_ray and device.type == "cuda" and not self.gpus_per_run:
             raise UserError("on Ray a run sees the GPU only with a share of it: give --gpus-per-run (0.05 puts "
                             "twenty runs on one GPU)")
 
     @property
-    def on_ray(self):
+    def on_ray(self) -> bool:
         return self.jobs is not None or self.address is not None
 
-    def threads_per_run(self):
+    def threads_per_run(self) -> int:
         """--threads; else this machine's cores shared among --jobs; on a cluster, whose machines differ, 1."""
         if self.threads:
             return self.threads
         return 1 if self.address else max(1, (os.cpu_count() or 1) // (self.jobs or 1))
 
-    def folder(self, folder):
+    def folder(self, folder: str | Path) -> Path:
         """Where a run writes: its own folder, absolute (this machine's workers share its disk), or on a
         cluster a scratch folder of the same name in the job's copy (the driver writes the record home)."""
         return SCRATCH / Path(folder).name if self.address else Path(folder).resolve()
 
 
-def perform(run, data, folder, threads=None):
+def perform(run: Run, data: object, folder: str | Path, threads: int | None = None) -> tuple[Any, str | None]:
     """Do one run here, in `folder`: its torch threads set, its console to folder/log.txt if it is quiet.
     Returns (record, the log's text or None)."""
     if threads:
@@ -122,11 +125,12 @@ def perform(run, data, folder, threads=None):
     return record, (Path(folder) / LOG).read_text()
 
 
-def default_failed(run, message):
+def default_failed(run: Run, message: str) -> None:
     tqdm.write(f"{run.label}: {message}")
 
 
-def run_all(runs, data, where, done, failed=default_failed):
+def run_all(runs: list[Run], data: object, where: Where, done: Callable[[Run, Any], object],
+            failed: Callable[[Run, str], object] = default_failed) -> int:
     """Do `runs` as `where` says; done(run, record) in this process as each finishes, failed(run, message)
     for each that stopped by its own fault or was lost with its worker. Returns how many failed.
     Ctrl-C (KeyboardInterrupt) cancels the runs in flight; every finished run has had its done()."""
@@ -144,7 +148,7 @@ def run_all(runs, data, where, done, failed=default_failed):
     return failures
 
 
-def cluster_answers(address, timeout=5.0):
+def cluster_answers(address: str, timeout: float = 5.0) -> bool:
     """Whether something listens at a Ray cluster's HOST:PORT (its GCS), asked before Ray would wait a minute."""
     host, _, port = address.rpartition(":")
     try:
@@ -154,12 +158,12 @@ def cluster_answers(address, timeout=5.0):
         return False
 
 
-def token_path():
+def token_path() -> Path:
     """The file Ray reads its token from when RAY_AUTH_TOKEN is not set."""
     return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
 
 
-def token_source():
+def token_source() -> str | None:
     """Where Ray finds this process's token (RAY_AUTH_TOKEN, else token_path()), or None if it finds none."""
     if os.environ.get("RAY_AUTH_TOKEN", "").strip():
         return "RAY_AUTH_TOKEN"
@@ -169,7 +173,7 @@ def token_source():
         return None
 
 
-def make_token():
+def make_token() -> None:
     """A token for a local instance where this user has none: Ray would make one too, but (under the usual umask)
     readable by every user of the machine."""
     path = token_path()
@@ -179,13 +183,13 @@ def make_token():
         file.write(secrets.token_hex(32))
 
 
-def without_token(env):
+def without_token(env: Mapping[str, str]) -> dict[str, str]:
     """`env` as a client that holds no token has it."""
     return {**{key: value for key, value in env.items() if key not in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")},
             "RAY_AUTH_MODE": "disabled"}
 
 
-def lets_in(address, env):
+def lets_in(address: str, env: Mapping[str, str]) -> bool:
     """Whether the Ray cluster whose head is at HOST:PORT lets in a client with this environment's token."""
     try:
         client = subprocess.run([sys.executable, "-c", ASK, address], env=env, capture_output=True, text=True,
@@ -199,7 +203,7 @@ def lets_in(address, env):
     return client.returncode == 0
 
 
-def check_token(address, no_auth):
+def check_token(address: str, no_auth: bool) -> None:
     """Refuse a cluster that lets in clients without a token (unless no_auth), and say where the token goes if it
     refuses this process's: Ray itself would retry for a minute and then name neither, or crash."""
     if not no_auth and lets_in(address, without_token(os.environ)):
@@ -213,7 +217,7 @@ def check_token(address, no_auth):
         raise UserError(f"the Ray cluster at {address} refused the token in {source}: {PUT_TOKEN}")
 
 
-def start_a_run(ray, where, address):
+def start_a_run(ray: ModuleType, where: Where, address: str) -> None:
     """A cluster with no node that has a run's CPUs and GPUs free (none has enough, or all are busy) would keep
     the sweep waiting for ever: a task that asks for as much must start within TAKE_SECONDS."""
     threads = where.threads_per_run()
@@ -225,7 +229,7 @@ def start_a_run(ray, where, address):
                         f"CPU{'s' * (threads != 1)}{gpus} free on one node (`ray status` on its head shows them)")
 
 
-def join(ray, where):
+def join(ray: ModuleType, where: Where) -> ModuleType:
     """Join the cluster at where.address once it has passed check_token, and see that it can start a run."""
     from ray._private.services import canonicalize_bootstrap_address_or_die
 
@@ -249,7 +253,7 @@ def join(ray, where):
     return ray
 
 
-def start_ray(where):
+def start_ray(where: Where) -> ModuleType:
     """Start a local Ray instance on 127.0.0.1 (where.address unset) or join the cluster at where.address;
     returns the ray module."""
     loopback = not where.address or where.address.rpartition(":")[0] in LOOPBACK
@@ -277,12 +281,13 @@ def start_ray(where):
     # A new instance of our own, never one named by a stale /tmp/ray/ray_current_cluster. Its workers inherit
     # this environment, so they find the project's modules without a runtime_env (which sets up each worker).
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    ray.init(address="local", num_cpus=where.jobs * where.threads_per_run(), include_dashboard=False,
+    # On Ray without an address: where.jobs is set.
+    ray.init(address="local", num_cpus=cast(int, where.jobs) * where.threads_per_run(), include_dashboard=False,
              log_to_driver=False)
     return ray
 
 
-def lost(err):
+def lost(err: Exception) -> str:
     """A line on a run that Ray could not finish (its worker died each time, it could not be set up, ...)."""
     first = str(err).strip().splitlines()[0] if str(err).strip() else ""
     return f"lost: {type(err).__name__} ({first[:200]}; a dead worker's run is tried {RETRIES + 1} times)"
@@ -291,10 +296,11 @@ def lost(err):
 class RaySweep:
     """The runs as Ray tasks: at most `jobs` in flight (on a cluster without --jobs, as many as it takes)."""
 
-    def __init__(self, where):
+    def __init__(self, where: Where) -> None:
         self.where = where
 
-    def run(self, runs, data, done, failed):
+    def run(self, runs: list[Run], data: object, done: Callable[[Run, Any], object],
+            failed: Callable[[Run, str], object]) -> int:
         """The runs on the Ray this process has started already (a notebook's own ray.init, say), used as it
         is, or else on one started here for them and shut down after."""
         ray = sys.modules.get("ray")  # not imported here before start_ray has set its environment
@@ -306,7 +312,8 @@ class RaySweep:
         finally:
             ray.shutdown()
 
-    def _run(self, ray, runs, data, done, failed):
+    def _run(self, ray: ModuleType, runs: list[Run], data: object, done: Callable[[Run, Any], object],
+             failed: Callable[[Run, str], object]) -> int:
         from ray.exceptions import RayError, RayTaskError
 
         threads = self.where.threads_per_run()
@@ -314,6 +321,7 @@ class RaySweep:
                                            max_retries=RETRIES, retry_exceptions=False)
         data_ref = ray.put(data)  # once: every worker reads MNIST from the object store
         limit = self.where.jobs or len(runs)
+        in_flight: dict[Any, Run]  # a task's ObjectRef -> its run
         waiting, in_flight, failures, finished = list(runs), {}, 0, 0
         bar = tqdm(total=len(runs), unit="run", desc="sweep", dynamic_ncols=True, file=sys.stdout)
         began = time.perf_counter()

@@ -4,9 +4,16 @@ training, the trials and the report all use this one copy.
     from trainer.verdict import target_met
     met, line = target_met(params=4820, epochs=record["epochs"])   # epochs: train.py's metrics rows
 """
+from __future__ import annotations
+
 import math
 import random
 import statistics
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the type checker only: trainer/types.py is not among the files that travel with a model file
+    from trainer.types import EpochMetrics
 
 MAX_PARAMS = 8000
 MAX_EPOCHS = 15
@@ -16,23 +23,23 @@ LAST_EPOCHS = 5
 TARGET_PER_10000 = 9940
 
 
-def epoch_holds(correct, total):
+def epoch_holds(correct: int, total: int) -> bool:
     """Whether `correct` of `total` test images is at least the target, in exact integers."""
     return correct * 10_000 >= TARGET_PER_10000 * total
 
 
-def accuracy_holds(accuracy):
+def accuracy_holds(accuracy: float) -> bool:
     """The same judgement from a percentage, for records that keep only that (search.py's trials, and the
     two decimals of a console log, which are exact for a 10,000-image test set)."""
     return round(accuracy * 100) >= TARGET_PER_10000
 
 
-def min_last(epochs):
+def min_last(epochs: Sequence[EpochMetrics]) -> float:
     """The lowest test accuracy (%) of the last LAST_EPOCHS epochs: how far a run held above the line."""
     return min(m["test_accuracy"] for m in epochs[-LAST_EPOCHS:])
 
 
-def target_met(params, epochs):
+def target_met(params: int, epochs: Sequence[EpochMetrics]) -> tuple[bool, str]:
     """Judge a run (its parameter count and its per-epoch rows, each with test_correct and test_total)
     against the three constraints; returns (met, verdict line)."""
     last = epochs[-LAST_EPOCHS:]
@@ -47,7 +54,7 @@ def target_met(params, epochs):
     return met, line
 
 
-def out_of_reach(params, epochs):
+def out_of_reach(params: int, epochs: int) -> str | None:
     """The warning a run gets before it trains when its size or length alone rules the target out (it
     trains all the same: a bigger net is a fair experiment, just not one that can meet the target);
     None when the target is within reach."""
@@ -56,7 +63,7 @@ def out_of_reach(params, epochs):
     return f"warning: {' and '.join(over)}: this run trains, but cannot meet the target" if over else None
 
 
-def wilson(met, n, z=1.96):
+def wilson(met: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """The 95% Wilson interval of a hold rate met/n, as fractions."""
     if n == 0:
         return 0.0, 1.0
@@ -65,17 +72,17 @@ def wilson(met, n, z=1.96):
     return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
-def margin(lowest):
+def margin(lowest: float) -> int:
     """A run's margin in test images: its lowest-of-last-5 correct count minus the line's 9,940 (0 or more holds)."""
     return round(lowest * 100) - TARGET_PER_10000
 
 
-def fitted_hold_rate(margins, draws=4000, seed=0):
+def fitted_hold_rate(margins: Sequence[float], draws: int = 4000, seed: int = 0) -> tuple[float, float, float]:
     """(rate, low, high): the chance that a seed holds, from a normal fit of the seeds' margins in images
     (their mean and standard deviation), with a 95% bootstrap interval over the seeds. A seed holds at a
     margin of 0 or more, so the fit's line sits half an image below 0. Fixed draws: the same answer each
     time. K/N counts the seeds that held; the fit also weighs by how far each held or missed."""
-    def rate(sample):
+    def rate(sample: Sequence[float]) -> float:
         mean, std = statistics.fmean(sample), statistics.stdev(sample)
         if std == 0:
             return 1.0 if mean >= 0 else 0.0

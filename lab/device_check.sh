@@ -76,7 +76,7 @@ if [[ "${1:-}" == "--ray" ]]; then
 fi
 
 step "CUDA tests"
-timeout 150 "$python" -m pytest -q -k cuda tests || status=1
+timeout 150 "$python" -m pytest -q -m cuda tests || status=1
 
 step "python train.py --model model3 --data-dir data --device cuda (seed 1, the recipe)"
 others

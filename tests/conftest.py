@@ -1,5 +1,8 @@
 """Shared fixtures: tiny MNIST-format IDX files written by the tests themselves (no network)."""
+import queue
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,26 @@ def copy_of_the_travel_files(folder, *names):
 def without_seconds(epochs):
     """A run's epoch rows less their seconds: what two runs of the same numbers share to the bit."""
     return [{key: value for key, value in row.items() if key != "seconds"} for row in epochs]
+
+
+def read_until(proc, text, seconds):
+    """A child's stdout up to and including the first line holding `text`; a test failure, not a hang, if none
+    comes within `seconds` (the child is killed then)."""
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
+                     daemon=True).start()
+    seen, deadline = [], time.monotonic() + seconds
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            proc.kill()
+            raise AssertionError(f"no line with {text!r} within {seconds} s; the child said:\n{''.join(seen)}")
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
 
 
 def write_idx(path, tensor):

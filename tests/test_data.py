@@ -50,6 +50,27 @@ def test_truncated_file(tiny_mnist):
         load_mnist(tiny_mnist, download=False)
 
 
+def test_a_file_shorter_than_its_header(tiny_mnist):
+    path = tiny_mnist / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:5])
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: only 5 bytes, shorter than an IDX header"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_images_of_another_shape(tiny_mnist):
+    path = tiny_mnist / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    write_idx(path, torch.zeros(64, 32, 32, dtype=torch.uint8))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: items of shape \(32, 32\), expected \(28, 28\)"):
+        load_mnist(tiny_mnist, download=False)
+
+
+def test_labels_outside_0_to_9(tiny_mnist):
+    path = tiny_mnist / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    write_idx(path, torch.full((256,), 10, dtype=torch.uint8))
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte: labels outside 0-9: the file is corrupt"):
+        load_mnist(tiny_mnist, download=False)
+
+
 def test_wrong_magic_number(tiny_mnist):
     path = tiny_mnist / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
     path.write_bytes(b"\x1f\x8b\x08\x00" + path.read_bytes()[4:])  # what a gzip file starts with
@@ -150,6 +171,7 @@ def test_augmentation_strength_scales_it_and_zero_turns_it_off():
     assert 0 < moved(half) < moved(full)
 
 
+@pytest.mark.slow
 def test_mnist_is_read_as_torchvision_reads_it_without_importing_it(tiny_mnist):
     from torchvision import datasets
     ours = load_mnist(tiny_mnist, download=False)

@@ -84,6 +84,7 @@ def test_the_readme_names_the_files_that_travel():
     assert all(f"`{name}`" in section for name in TRAVEL), section
 
 
+@pytest.mark.slow
 def test_the_trainer_travels_with_a_model_file_into_an_empty_folder(tmp_path, tiny_mnist):
     """Exactly the travel files and model3.py, copied into an empty folder: fit trains the model's Net by
     its own RECIPE there (a dry run), every module of the project imported from that folder."""
@@ -114,6 +115,7 @@ sys.meta_path.insert(0, NoRay())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flags, status", [((), 0), (("--seeds", "1,2", "--jobs", "2"), 1)])
 def test_a_single_run_needs_neither_ray_nor_the_documents(flags, status, tiny_mnist, tmp_path):
     """A dry run of model3 where Ray cannot be imported: it trains, and imports neither Ray, the lab nor the

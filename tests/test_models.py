@@ -33,6 +33,7 @@ def test_model_file_imports_only_torch(name):
     assert "torch" in imported and imported <= {"torch", "math"}  # Python's own math at most: nothing a notebook lacks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [b[0] for b in BUDGETS])
 def test_model_file_runs_alone(name, tmp_path):
     """Copied into an empty folder, with no other project file importable, as into a notebook.

@@ -3,6 +3,8 @@ import pytest
 
 from conftest import ROOT, copy_of_the_travel_files
 
+pytestmark = [pytest.mark.slow, pytest.mark.notebook]
+
 nbformat = pytest.importorskip("nbformat", reason="nbformat is a test requirement (requirements-dev.txt)")
 nbclient = pytest.importorskip("nbclient", reason="nbclient is a test requirement (requirements-dev.txt)")
 

@@ -1,6 +1,7 @@
 """Sweeps on Ray: the numbers of the same seeds one after another, a dead node's run retried, a run's own
 fault reported once, Ctrl-C keeping what finished, a local instance on 127.0.0.1 only, and every Ray
 started or joined demanding a token."""
+import importlib.util
 import json
 import os
 import re
@@ -17,18 +18,31 @@ from pathlib import Path
 import pytest
 
 import train
-from conftest import ROOT
+from conftest import ROOT, read_until
 from data import load_mnist
 from lab import search
 from trainer import runs, sweeps
 from trainer.engine import Options
 from trainer.records import finished_record
 
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when Ray is imported: every node on 127.0.0.1
-os.environ["RAY_AUTH_MODE"] = "token"  # read then too: every node here demands a token, every client sends one,
-os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)  # this one, so that no test reads or makes ~/.ray/auth_token
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -r requirements.txt)")
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("Ray is not installed (pip install -e '.[sweeps]')", allow_module_level=True)
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
 QUICK = ["--model", "model4", "--epochs", "1", "--batch-size", "64", "--device", "cpu", "--no-download"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_environment():
+    """This module's Ray, imported only once these are set (Ray reads them then, and when a node starts):
+    every node on 127.0.0.1, demanding a token, every client sending this one (so that no test reads or makes
+    ~/.ray/auth_token). Restored after the module, any Ray this process started shut down."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        patch.setenv("RAY_AUTH_MODE", "token")
+        patch.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
+        import ray
+        yield ray
+        ray.shutdown()
 
 
 def records(out, seeds):
@@ -51,14 +65,10 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
                "--data-dir", str(tiny_mnist), "--out", str(tmp_path)]
     proc = subprocess.Popen([*command, "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    seen = []
-    for line in proc.stdout:  # until the first run is recorded
-        seen.append(line)
-        if "TARGET" in line:
-            break
+    seen = read_until(proc, "TARGET", seconds=120)  # the first run recorded
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
-    stdout = "".join(seen) + stdout
+    stdout = seen + stdout
     assert proc.returncode == 130, stderr
     assert re.search(r"Interrupted after \d of 3 runs; every finished run is recorded, and the [12] in flight "
                      r"(was|were) stopped\.", stdout), stdout
@@ -70,11 +80,11 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
 
 
 @pytest.fixture(scope="class")
-def token_cluster():
+def token_cluster(ray_environment):
     """A head (no CPUs) and two one-CPU nodes on 127.0.0.1, started with this module's token."""
     from ray.cluster_utils import Cluster
 
-    assert not ray.is_initialized(), "this cluster's tests run before the shared local instance"
+    assert not ray_environment.is_initialized(), "this cluster's tests run before the shared local instance"
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
     yield cluster, nodes
@@ -108,7 +118,7 @@ class TestACluster:
         assert code == 1 and capsys.readouterr().err == (
             f"error: the Ray cluster at {address} started no run within 2 s: a run needs 2 CPUs free on one node "
             "(`ray status` on its head shows them)\n")
-        assert not ray.is_initialized()
+        assert not sys.modules["ray"].is_initialized()
 
     def test_a_run_whose_node_dies_is_retried_elsewhere_with_the_same_numbers(self, token_cluster, tiny_mnist,
                                                                                tmp_path):

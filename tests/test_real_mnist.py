@@ -1,9 +1,12 @@
 """On the real data, where ../shared/data holds it: one epoch of model3's recipe learns MNIST."""
+import pytest
 import torch
 
 import model3
 from data import load_mnist
 from trainer.engine import Options, fit
+
+pytestmark = pytest.mark.slow
 
 
 def test_one_epoch_of_model3_reaches_97_percent(real_mnist, capsys):

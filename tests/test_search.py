@@ -63,6 +63,7 @@ def test_search_picks_its_device_as_train_py_does_and_never_downloads_mnist(tmp_
     assert not nowhere.exists()
 
 
+@pytest.mark.slow
 def test_trials_go_under_runs_and_a_line_is_reused_only_for_the_same_trial(tiny_mnist, tmp_path, monkeypatch,
                                                                             capsys):
     monkeypatch.chdir(tmp_path)

@@ -29,6 +29,7 @@ def summary_without_times(out):
     return summary
 
 
+@pytest.mark.slow
 def test_a_sweep_stopped_by_ctrl_c_in_its_second_seed_goes_on_where_it_stopped(tiny_mnist, tmp_path):
     epochs = ["--epochs", "40"]
     whole = sweep(ROOT, tiny_mnist, tmp_path / "whole", *epochs)
@@ -60,6 +61,7 @@ def test_a_sweep_stopped_by_ctrl_c_in_its_second_seed_goes_on_where_it_stopped(t
     assert summary_without_times(out) == summary_without_times(tmp_path / "whole")
 
 
+@pytest.mark.slow
 def test_a_changed_model_file_is_trained_again_and_fresh_retrains_all(tiny_mnist, tmp_path):
     repo = copy_of_the_code(tmp_path / "repo", "model3")
     assert sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1").returncode == 0
@@ -90,6 +92,7 @@ def test_a_changed_model_file_is_trained_again_and_fresh_retrains_all(tiny_mnist
     assert "reused" not in fresh.stdout and fresh.stdout.count("EPOCH: 1") == 2
 
 
+@pytest.mark.slow
 def test_runs_checkpoints_and_summaries_record_where_they_came_from(tiny_mnist, tmp_path, capsys):
     code = train.main([*SWEEP, "--epochs", "1", "--data-dir", str(tiny_mnist), "--out", str(tmp_path)])
     assert code == 0

@@ -7,21 +7,20 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 import train
-from conftest import ROOT, copy_of_the_code, without_seconds
+from conftest import ROOT, copy_of_the_code, read_until, without_seconds
 from data import load_mnist
 from trainer import engine, experiments, records, runs
 from trainer.recipe import complete
 
 FAST = ["--batch-size", "64", "--device", "cpu", "--no-download"]
 # The tests that hold on any device run on CUDA too where it is present (the device check script runs them).
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                                reason="no CUDA device on this machine"))]
+NEEDS_CUDA = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")]
+DEVICES = ["cpu", pytest.param("cuda", marks=NEEDS_CUDA)]
 
 
 def run_main(capsys, *argv):
@@ -39,6 +38,7 @@ def metrics(run_dir):
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     code, out, _ = run_main(capsys, "--model", "model3", "--data-dir", str(tiny_mnist), "--out", str(tmp_path),
@@ -80,12 +80,14 @@ def test_usage_errors(argv, message, capsys):
     assert "train.py: error:" in err and all(name in err for name in experiments.model_names())
 
 
+@pytest.mark.slow
 def test_unknown_model_from_the_command_line_imports_nothing():
     result = run_cli("--model", "os")
     assert result.returncode == 2
     assert "invalid choice: 'os' (choose from" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_data_is_one_clear_message_before_anything_else(tmp_path):
     result = run_cli("--model", "model3", "--data-dir", str(tmp_path / "nowhere"), "--no-download")
     assert result.returncode == 1
@@ -100,6 +102,7 @@ def wide_net():
                                torch.nn.Linear(100, 10), torch.nn.LogSoftmax(1))
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_meet_the_target_is_warned_before_it_trains(tiny_mnist, tmp_path, capsys):
     common = ["--model", "model4", "--data-dir", str(tiny_mnist), "--out", str(tmp_path), "--dry-run", *FAST]
     code, out, _ = run_main(capsys, *common, "--epochs", "16")
@@ -114,6 +117,7 @@ def test_a_run_that_cannot_meet_the_target_is_warned_before_it_trains(tiny_mnist
     assert out.startswith(warning) and "EPOCH: 1" in out
 
 
+@pytest.mark.slow
 def test_runs_go_to_runs_which_git_ignores_and_only_record_writes_results(tiny_mnist, tmp_path, monkeypatch,
                                                                           capsys):
     monkeypatch.chdir(tmp_path)
@@ -161,6 +165,7 @@ def short_run(capsys, tiny_mnist, out, *extra, device="cpu"):
                     "--epochs", "3", *FAST, "--device", device, *extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_same_seed_same_numbers_and_other_seed_differs(device, tiny_mnist, tmp_path, capsys):
     for out, seed in (("a", "7"), ("b", "7"), ("c", "8")):
@@ -171,6 +176,7 @@ def test_same_seed_same_numbers_and_other_seed_differs(device, tiny_mnist, tmp_p
     assert a != c
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_resume_equals_uninterrupted(device, tiny_mnist, tmp_path, capsys, monkeypatch):
     assert short_run(capsys, tiny_mnist, tmp_path / "whole", device=device)[0] == 0
@@ -197,6 +203,7 @@ def test_resume_equals_uninterrupted(device, tiny_mnist, tmp_path, capsys, monke
     assert without_seconds(resumed["epochs"]) == without_seconds(whole["epochs"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", DEVICES)
 def test_eval_matches_the_last_epoch(device, tiny_mnist, tmp_path, capsys):
     assert short_run(capsys, tiny_mnist, tmp_path, device=device)[0] == 0
@@ -211,6 +218,7 @@ def test_eval_matches_the_last_epoch(device, tiny_mnist, tmp_path, capsys):
     assert best["test_accuracy"] == max(m["test_accuracy"] for m in metrics(run_dir)["epochs"])
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_model_or_garbage(tiny_mnist, tmp_path, capsys):
     assert short_run(capsys, tiny_mnist, tmp_path, "--dry-run")[0] == 0
     checkpoint = tmp_path / "model3-seed1-dry" / "checkpoint.pt"
@@ -240,18 +248,42 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_checkpoint(tiny_mnist, tmp_pa
     assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
 
 
+def test_a_serial_sweep_reports_a_failed_run_once_and_finishes_the_rest(tiny_mnist, tmp_path, capsys, monkeypatch):
+    real_loss, calls = engine.F.cross_entropy, []
+
+    def one_nan(output, target, **kwargs):  # seed 1's first batch of epoch 2 only
+        calls.append(1)
+        loss = real_loss(output, target, **kwargs)
+        return loss * float("nan") if len(calls) == 5 else loss
+    monkeypatch.setattr(engine.F, "cross_entropy", one_nan)
+    code, out, err = short_run(capsys, tiny_mnist, tmp_path, "--seeds", "1,2")
+    assert code == 1 and (out + err).count("the loss became nan") == 1, out + err
+    assert "1 of 2 runs failed (each said why above)" in err
+    assert records.finished_record(tmp_path / "model3-seed2") is not None
+    assert records.finished_record(tmp_path / "model3-seed1") is None
+    assert torch.load(tmp_path / "model3-seed1" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+
+
+@pytest.mark.parametrize("name", ["cuda", "mps"])
+def test_a_device_that_is_not_there_is_refused_in_one_line(name, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(engine.UserError, match=f"^--device {name}: no {name.upper()} device is available here$"):
+        engine.pick_device(name)
+    assert engine.pick_device("auto") == torch.device("cpu")
+
+
+@pytest.mark.slow
 def test_sigint_stops_a_real_run_with_a_usable_checkpoint(tiny_mnist, tmp_path):
     run_dir = tmp_path / "model3-seed1"
     proc = subprocess.Popen([sys.executable, "train.py", "--model", "model3", "--data-dir", str(tiny_mnist),
                              "--out", str(tmp_path), "--epochs", "200", "--batch-size", "16", "--device", "cpu",
                              "--no-download"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.time() + 120
-    while not (run_dir / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(0.5)
+    seen = read_until(proc, "EPOCH: 2", seconds=120)  # epoch 1 ended: its checkpoint is written
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
+    out = seen + out
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out
     assert f"continue with: python train.py --resume {run_dir / 'checkpoint.pt'}" in out
@@ -317,6 +349,7 @@ def copy_of_the_repo(tmp_path):
     return copy_of_the_code(tmp_path / "repo", "model3")
 
 
+@pytest.mark.slow
 def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
     repo = copy_of_the_repo(tmp_path)
     own = (ROOT / "model3.py").read_text().replace("class Net(nn.Module):", "class Net(nn.Module):  # mine")
@@ -328,6 +361,7 @@ def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
     assert (repo / "runs" / "model5-seed1-dry" / "model.pt").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["os", "../model3", "model3.py", "notmodel", "PATH/model3", "model3 "])
 def test_names_that_are_not_model_files_beside_train_are_refused_unimported(name, tmp_path):
     """Each refused name points at a file that would leave a mark if it were ever imported."""
@@ -386,6 +420,7 @@ def model3_experiment(**changes):
 QUIET = engine.Options(progress=False)
 
 
+@pytest.mark.slow
 def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path, monkeypatch):
     from data import load_mnist
     data = load_mnist(tiny_mnist, download=False)
@@ -422,7 +457,8 @@ def test_a_fading_recipe_sets_each_epochs_augmentation(tiny_mnist, tmp_path, mon
     assert strengths == [1.0, 1.0, 0.5, 0.0]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("model,batch", [
     ("model3", 48),  # 5 full batches and one of 16 an epoch: warm-up, capture, replay, an eager last batch
     ("model3", 80),  # 80, 80, 80, 16: the batch after warm-up is short, so the capture waits for epoch 2
@@ -449,7 +485,8 @@ def test_the_cuda_graph_step_gives_the_eager_numbers(model, batch, tiny_mnist, t
     assert all(torch.equal(graph[key], eager[key]) for key in eager)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 def test_a_net_that_cannot_be_captured_trains_eagerly_on_cuda(tiny_mnist, tmp_path, capsys):
     class ReadsBack(experiments.load_experiment("model3")[0].Net):
         def forward(self, x):
@@ -463,6 +500,7 @@ def test_a_net_that_cannot_be_captured_trains_eagerly_on_cuda(tiny_mnist, tmp_pa
     assert len(run.metrics) == 2 and all(math.isfinite(m["train_loss"]) for m in run.metrics)
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_run_of_another_experiment(tiny_mnist, tmp_path, capsys, monkeypatch):
     """A checkpoint continued under another thread count (or model file, device, CPU type) would mix two
     experiments' numbers in one record: refused in one line."""
@@ -479,6 +517,7 @@ def test_resume_refuses_a_run_of_another_experiment(tiny_mnist, tmp_path, capsys
     assert f"cannot go on here: the thread count changed ({threads}, now {threads + 1})" in err
 
 
+@pytest.mark.slow
 def test_the_readmes_loading_snippet_runs_as_written(tiny_mnist, tmp_path):
     """README's "Using a model in a notebook": weights saved by fit, the model file alone beside them."""
     from data import load_mnist
@@ -498,6 +537,7 @@ def test_the_readmes_loading_snippet_runs_as_written(tiny_mnist, tmp_path):
     assert len(predicted) == 10 and true == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
+@pytest.mark.slow
 def test_a_single_run_never_imports_ray(tiny_mnist, tmp_path):
     script = ("import sys, train\n"
               f"code = train.main(['--model', 'model4', '--dry-run', '--data-dir', {str(tiny_mnist)!r}, '--out', "

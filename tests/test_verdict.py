@@ -69,6 +69,7 @@ def test_a_margin_counts_images_over_the_line():
     assert [margin(a) for a in (99.43, 99.40, 99.39, 99.00)] == [3, 0, -1, -40]
 
 
+@pytest.mark.slow
 def test_the_fitted_hold_rate_on_margins_whose_answer_is_known():
     rate, low, high = fitted_hold_rate([-3, -2, -1, 0, 1, 2])  # mean -0.5: the line cuts the fit in half
     assert rate == pytest.approx(0.5) and low < 0.5 < high

@@ -19,6 +19,8 @@ MODELS = ("model1", "model2", "model3", "model4")
 # Which net each model file's records ran (its trial variant, its passes per test image): data beside the records.
 NETS = ROOT / "results" / "nets.json"
 TEST_VIEWS = 5  # a `tta:` net's forward passes per test image: the image and its four one-pixel shifts
+# model4's bar: at least 18 of 20 fresh seeds held (nine in ten), and a hold rate of 85% or more from the fit.
+BAR_SEEDS, BAR_SHARE, BAR_RATE = 20, 0.9, 0.85
 FRESH_SEEDS_FROM = 1000  # trials use the tuning seeds 1, 2, 3, ...; the fresh seeds start here
 SHARED_LOAD = 0.75  # a 1-minute load this far above a run's own threads at its end: other work shared the machine
 # A line of search.py's console output: what is left of a GPU tuning pass whose results file was lost.
@@ -191,6 +193,14 @@ def held(lowest):
     met = sum(map(accuracy_holds, lowest))
     lo, hi = wilson(met, len(lowest))
     return f"{met}/{len(lowest)} ({max(0.0, 100 * lo):.0f}–{min(100.0, 100 * hi):.0f}%)"
+
+
+def meets_bar(lowest):
+    """Whether a net's fresh seeds clear model4's bar: at least BAR_SEEDS of them, nine in ten held, and a
+    fitted hold rate of at least BAR_RATE."""
+    held_seeds = sum(map(accuracy_holds, lowest))
+    return len(lowest) >= BAR_SEEDS and held_seeds >= BAR_SHARE * len(lowest) and \
+        fitted_hold_rate([margin(v) for v in lowest])[0] >= BAR_RATE
 
 
 def fitted(lowest):

@@ -29,6 +29,8 @@ from reports.evidence import (
     load_runs,
     load_trial_log,
     margins,
+    meets_bar,
+    net_name,
     net_of,
     passes,
     relative,
@@ -39,7 +41,7 @@ from reports.evidence import (
     spread,
     todays_net,
 )
-from reports.research_pages import all_sweeps, frontier_blocks, trials_blocks
+from reports.research_pages import all_sweeps, frontier_blocks, sweep_passes, trials_blocks
 from reports.run_log import log_block
 from reports.speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
 from trainer import plots
@@ -227,8 +229,33 @@ def reference_text(trials):
     return text
 
 
+def single_pass_text(runs, trials):
+    """The smallest net that clears model4's bar in one forward pass per test image, beside model4 when model4
+    takes more: a reader compares like with like."""
+    sweeps, passes_of = all_sweeps(runs, trials), sweep_passes(runs, trials)
+    shown = shown_run(runs, "model4")
+    if shown is None or passes(shown) == 1:
+        return ""
+    single = sorted((params, name, list(lowest.values())) for (name, params), lowest in sweeps.items()
+                    if passes_of.get(name, 1) == 1)
+    best = next(((params, name, lowest) for params, name, lowest in single if meets_bar(lowest)), None)
+    if best is None:
+        return "No net of one forward pass per test image has cleared the bar yet."
+    params, name, lowest = best
+    text = (f"model4 takes {passes(shown)} forward passes per test image. The smallest net that clears the bar "
+            f"in one pass is {name}, {params:,} parameters: {held(lowest)} of its fresh seeds held, a hold rate "
+            f"of {fitted(lowest)} from the margins.")
+    same = [(name, lowest) for size, name, lowest in single if size == shown["params"]]
+    if same:
+        name, lowest = same[0]
+        text += (f" model4's own layers in one pass ({name}) held on {held(lowest)}, {fitted(lowest)} from the "
+                 f"margins{'' if meets_bar(lowest) else ', short of the bar'}.")
+    return text
+
+
 def readme_blocks(runs, root, results, trials, plain):
-    blocks = {"results": results_table(runs), "run-times": run_times(runs, results),
+    blocks = {"results": results_table(runs), "single-pass": single_pass_text(runs, trials),
+              "run-times": run_times(runs, results),
               "reference": reference_text(trials), "alone": alone_table(runs, plain, root)}
     for model in MODELS:
         shown = shown_run(runs, model)
@@ -300,6 +327,15 @@ def summary_files(runs, runs_dir):
     return {path: text for path, text in files.items() if text is not None or path.is_file()}
 
 
+def shifted_words(record):
+    """What a picture's title adds for a net shifted at test time: its passes per test image."""
+    return f", shifted at test time ({passes(record)} passes a test image)" if passes(record) > 1 else ""
+
+
+def picture_title(record):
+    return plots.run_title(record) + shifted_words(record)
+
+
 def write_pictures(runs, trials, assets, images):
     """Each experiment's pictures from its shown run's record (its mistakes drawn from `images`, the test
     set, when given), a seeds chart of each sweep, the frontier; any other picture in assets/ is removed."""
@@ -309,27 +345,28 @@ def write_pictures(runs, trials, assets, images):
         shown = shown_run(runs, model)
         if shown is None:
             continue
-        plots.plot_curves(shown, assets / f"{model}-curves.png")
+        title = picture_title(shown)
+        plots.plot_curves(shown, assets / f"{model}-curves.png", title)
         made.add(f"{model}-curves.png")
         if "mistakes" in shown:
-            plots.plot_confusion(shown["confusion"], assets / f"{model}-confusion.png", plots.run_title(shown))
+            plots.plot_confusion(shown["confusion"], assets / f"{model}-confusion.png", title)
             made.add(f"{model}-confusion.png")
             if images is not None:
-                plots.plot_misclassified(images, shown["mistakes"], assets / f"{model}-misclassified.png",
-                                         plots.run_title(shown))
+                plots.plot_misclassified(images, shown["mistakes"], assets / f"{model}-misclassified.png", title)
             made.add(f"{model}-misclassified.png")
         today = todays_net(runs, model)
         for device, suffix in (("cpu", ""), ("cuda", "-cuda")):
             group = [r for r in runs.get((model, device), []) if today(r) and is_fresh(r)]
             if len(group) > 1:
                 seeds = seed_text(sorted(r["seed"] for r in group))
-                plots.plot_seeds(f"{model}, {shown['params']:,} params, seeds {seeds}", group,
+                plots.plot_seeds(f"{model}, {shown['params']:,} params{shifted_words(shown)}, seeds {seeds}", group,
                                  assets / f"{model}{suffix}-seeds.png")
                 made.add(f"{model}{suffix}-seeds.png")
-    named = {model for model in MODELS if shown_run(runs, model)}
+    named = {net_name(runs, model, shown_run(runs, model)): model for model in MODELS if shown_run(runs, model)}
     sweeps = all_sweeps(runs, trials)
     if sweeps:
-        plots.plot_frontier([r for r in trials if not is_fresh(r)], sweeps, named, assets / "frontier.png")
+        plots.plot_frontier([r for r in trials if not is_fresh(r)], sweeps, named, assets / "frontier.png",
+                            sweep_passes(runs, trials))
         made.add("frontier.png")
     for stale in set(p.name for p in assets.glob("*.png")) - made:
         (assets / stale).unlink()

@@ -85,8 +85,8 @@ def run_title(record: RunRecord) -> str:
     return f"{record['model']}, seed {record['seed']}, {record['params']:,} params"
 
 
-def plot_curves(record: RunRecord, path: str | Path) -> None:
-    fig = curves_figure(record["epochs"], run_title(record))
+def plot_curves(record: RunRecord, path: str | Path, title: str | None = None) -> None:
+    fig = curves_figure(record["epochs"], title or run_title(record))
     fig.savefig(path, dpi=80)
     _pyplot().close(fig)
 
@@ -287,20 +287,24 @@ def _label_apart(ax: Axes, points: Sequence[Point], texts: Sequence[str], spots:
                     arrowprops=leader if max(abs(dx), abs(dy)) > scale else None, annotation_clip=False, **style)
 
 
-def plot_frontier(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collection[str], path: str | Path) -> None:
-    fig = frontier_figure(trials, sweeps, named)
+def plot_frontier(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collection[str], path: str | Path,
+                  passes_of: Mapping[str, int] | None = None) -> None:
+    fig = frontier_figure(trials, sweeps, named, passes_of)
     fig.savefig(path, dpi=100)
     _pyplot().close(fig)
 
 
-def frontier_figure(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collection[str]) -> Figure:
+def frontier_figure(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collection[str],
+                    passes_of: Mapping[str, int] | None = None) -> Figure:
     """The frontier in two panels over one parameter axis. Above, the headline: the share of each
     fresh-seed sweep's seeds that held the target, with its 95% interval and K/N beside it. Below, the
     lowest of the last 5 epochs: tuning trials faint (a dot per seed), each sweep's seeds as dots and its
     mean as a marker, a line through the sweeps' means. Sweeps stopped short of FULL_SWEEP seeds are
     hollow and off the lines; the reference write-up's net's mean is grey and off them too, since it
-    is the net to beat, not a point of the search. `named`: the model files whose sweeps (by that name in
-    `sweeps`) are named at their points. Returns the figure."""
+    is the net to beat, not a point of the search. `named`: the sweeps (by their name in `sweeps`, or a
+    mapping of those names to the label shown) named at their points. `passes_of`: each net's forward
+    passes per test image; nets of one pass and those of more (test-time shifts) are two series, two
+    lines. Returns the figure."""
     plt = _pyplot()
     fig, (chance, ax) = plt.subplots(2, 1, figsize=(8, 7.6), sharex=True, gridspec_kw={"height_ratios": [2, 3]},
                                      layout="constrained")
@@ -309,14 +313,24 @@ def frontier_figure(trials: Sequence[TrialLine], sweeps: Sweeps, named: Collecti
     short = [len(lowest) < FULL_SWEEP for _, lowest in nets]
     reference = [p == REFERENCE_PARAMS and not s for p, s in zip(params, short)]
     on_line = [not (s or r) for s, r in zip(short, reference)]
+    views = [(passes_of or {}).get(name, 1) for (name, _), _ in nets]
+    series = [("1 pass per test image", [o and v == 1 for o, v in zip(on_line, views)], "tab:red", "D"),
+              (f"{max(views)} passes (test-time shifts)", [o and v > 1 for o, v in zip(on_line, views)],
+               "tab:purple", "o")]
 
-    def draw(panel: Axes, values: Sequence[float], **label: Any) -> None:
-        """The full sweeps as a line of diamonds, the short ones hollow, the reference's net grey."""
+    def draw(panel: Axes, values: Sequence[float], label: str | None) -> None:
+        """The full sweeps as a line of markers per series (one pass; test-time shifts), the short ones
+        hollow, the reference's net grey."""
         def pick(keep: Sequence[bool]) -> tuple[list[int], list[float]]:
             return [x for x, k in zip(params, keep) if k], [v for v, k in zip(values, keep) if k]
-        panel.plot(*pick(on_line), color="tab:red", marker="D", markersize=6, linewidth=1, zorder=4, **label)
-        panel.scatter(*pick(short), marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4)
-        panel.scatter(*pick(reference), marker="D", s=36, color="dimgrey", zorder=4)
+        for name, keep, color, marker in series:
+            if any(keep):
+                panel.plot(*pick(keep), color=color, marker=marker, markersize=6, linewidth=1, zorder=4,
+                           label=f"{label}, {name}" if label else None)
+        panel.scatter(*pick(short), marker="D", s=36, facecolors="white", edgecolors="tab:red", zorder=4,
+                      label=f"hollow: a sweep stopped before {FULL_SWEEP} seeds" if label else None)
+        panel.scatter(*pick(reference), marker="D", s=36, color="dimgrey", zorder=4,
+                      label="grey: the reference's net with model3's recipe" if label else None)
     labels = _chance_panel(chance, nets, draw)
     _accuracy_panel(ax, trials, nets, named, draw)
     for x, style, text in ((REFERENCE_PARAMS, ":", (f"the reference write-up's net ({REFERENCE_PARAMS:,}): "
@@ -346,7 +360,7 @@ def _chance_panel(panel: Axes, nets: Sequence[tuple[tuple[str, int], Mapping[int
     panel.errorbar(params, held, yerr=[[y - 100 * lo for y, (lo, _) in zip(held, intervals)],
                                        [100 * hi - y for y, (_, hi) in zip(held, intervals)]],
                    fmt="none", ecolor="tab:red", alpha=0.35, capsize=3, zorder=3)
-    draw(panel, held, label="share of the fresh seeds that held (K/N beside it)")
+    draw(panel, held, "fresh seeds that held (K/N beside it)")
     fits = [fitted_hold_rate([margin(v) for v in lowest.values()]) for _, lowest in nets]
     shifted = [x + FIT_OFFSET for x in params]  # beside K/N's point, so that the two bars stay apart
     panel.errorbar(shifted, [100 * rate for rate, _, _ in fits],
@@ -375,8 +389,7 @@ def _accuracy_panel(ax: Axes, trials: Sequence[TrialLine], nets: Sequence[tuple[
                label="tuning trials, CPU and GPU (a dot per seed)")
     for (_, x), lowest in nets:
         ax.scatter([x] * len(lowest), list(lowest.values()), s=14, color="tab:red", alpha=0.45, zorder=3)
-    draw(ax, means, label=f"fresh-seed sweeps: mean (dots: seeds;\nhollow: stopped before {FULL_SWEEP}; "
-                          "grey: the reference's net)")
+    draw(ax, means, None)  # the same series as above: lowest of the last 5, mean (dots: its seeds)
     ax.axhline(TARGET, color="crimson", linestyle="--", linewidth=1)
     shown = [r["min_last"] for r in trials] + [v for _, lowest in nets for v in lowest.values()]
     low = max(min(shown), FRONTIER_FLOOR) - 0.03
@@ -387,7 +400,8 @@ def _accuracy_panel(ax: Axes, trials: Sequence[TrialLine], nets: Sequence[tuple[
                     color="grey")
     for ((name, x), _), mean in zip(nets, means):
         if name in named:
-            ax.annotate(name, (x, mean), textcoords="offset points", xytext=(-8, -4),
-                        ha="right", va="top", fontsize=9, fontweight="bold", color="black", zorder=5)
+            label = named[name] if isinstance(named, Mapping) else name
+            ax.annotate(label, (x, mean), textcoords="offset points", xytext=(-8, -4), ha="right", va="top",
+                        fontsize=9, fontweight="bold", color="black", zorder=5)
     ax.set(xlabel="parameters", ylabel=f"lowest of the last {LAST_EPOCHS} epochs (%)")
     ax.set_xlim(min(params + [PUBLIC_SINGLE_RUN]) - 300, max(params) + 300)

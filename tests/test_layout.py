@@ -2,6 +2,7 @@
 trainer travels with a model file into an empty folder, and a single run imports only what it uses."""
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -130,3 +131,16 @@ print(json.dumps({{"code": code, "imported": sorted({{name.split(".")[0] for nam
     assert seen == {"code": status, "imported": []}, result.stderr
     if status:
         assert result.stderr.count("\n") == 1 and "pip install -e '.[sweeps]'" in result.stderr, result.stderr
+
+
+def test_every_command_in_the_readme_and_the_frontier_page_names_a_file_or_module_that_exists():
+    """`python X.py` and `python -m package.module` in the README and docs/frontier.md (docs/history.md
+    quotes commands as they ran, in the layout of their day)."""
+    for name in ("README.md", "docs/frontier.md"):
+        text = (ROOT / name).read_text()
+        for path in re.findall(r"python ([\w/]+\.py)\b", text):
+            assert (ROOT / path).is_file(), f"{name}: python {path}"
+        for module in set(re.findall(r"python -m ([\w.]+)", text)) - {"pytest", "venv", "pip"}:
+            parts = module.split(".")
+            assert (ROOT.joinpath(*parts).with_suffix(".py").is_file()
+                    or (ROOT.joinpath(*parts) / "__main__.py").is_file()), f"{name}: python -m {module}"

@@ -33,10 +33,11 @@ from trainer.recipe import SCHEMA, complete
 from trainer.records import describe_commit, model_sha256, summary_lines, summary_of
 from trainer.verdict import accuracy_holds, min_last
 
-# The nets the pushes screened levers on, the first (the yardstick of the fourth and fifth pushes) first: a
-# lever is one of them changed, and is measured against it.
+# The nets the pushes screened levers on, the first (the yardstick of the fourth and fifth pushes) first, the
+# sixth push's (the 3,918 net with test-time shifts) last: a lever is one of them changed, and is measured
+# against it.
 LEVER_NETS = ("p3918-settled-fade-b64", "p3932-settled-fade-b64", "p3424-settled-fade-b64",
-              "p3157-settled-fade-b64", "p4820-settled-fade-b64")
+              "p3157-settled-fade-b64", "p4820-settled-fade-b64", "p3918-tta-settled-fade-b64")
 NEAR_PARAMS = 100  # a net of other layers is a lever of a net within this many parameters, on the same recipe
 LEVER_BAR = 0.05  # helps or hurts: a mean this far from the yardstick's (5 test images), the fifth push's bar
 
@@ -180,9 +181,14 @@ def layers_of(spec):
     return spec.rpartition(":")[2].split(",")
 
 
+def prefixes_of(spec):
+    """A spec's prefixes: 'deskew+tta:8k,P,10' -> {'deskew', 'tta'}."""
+    return set(filter(None, spec.rpartition(":")[0].split("+")))
+
+
 def parent_net(row, nets):
     """The name of the lever net (`nets`: name -> a tuning row of it) that `row`'s variant changes, or None:
-    one with the same layers (its prefix or recipe changed; the fewest recipe keys changed), else one with
+    one with the same layers (its prefixes or recipe changed; the fewest prefixes and keys changed), else one with
     the same recipe and about the same parameters (its layers changed; the most alike layers). A lever net
     is a lever only of a net listed before it."""
     names = list(nets)
@@ -192,7 +198,8 @@ def parent_net(row, nets):
     for name in candidates:
         base = nets[name]
         if layers_of(base["spec"]) == layers:
-            scored.append(((0, len(recipe_changes(base["recipe"], row["recipe"]))), name))
+            changed = len(prefixes_of(base["spec"]) ^ prefixes_of(row["spec"]))
+            scored.append(((0, changed + len(recipe_changes(base["recipe"], row["recipe"]))), name))
         elif complete(base["recipe"]) == recipe and abs(base["params"] - row["params"]) <= NEAR_PARAMS:
             likeness = difflib.SequenceMatcher(None, layers_of(base["spec"]), layers).ratio()
             scored.append(((1, -likeness), name))

@@ -318,6 +318,19 @@ def lever_trial(variant, seed, lowest, cpu="A", spec="8k,P,10", params=3918, **r
     return {**row, "spec": spec, "recipe": {**row["recipe"], **recipe}}
 
 
+def test_a_lever_on_the_shifted_net_stands_against_the_shifted_net():
+    """The sixth push's yardstick is the 3,918 net with test-time shifts: a lever on it (shifts and a recipe
+    key) is set against it, not against the same layers without the shifts; the shifts themselves still
+    stand against the net without them."""
+    plain, shifted = research_pages.LEVER_NETS[0], "p3918-tta-settled-fade-b64"
+    trials = [lever_trial(plain, seed, 99.38) for seed in (1, 2)]
+    trials += [lever_trial(shifted, seed, 99.44, spec="tta:8k,P,10") for seed in (1, 2)]
+    trials += [lever_trial("tta-floor", seed, 99.50, spec="tta:8k,P,10", floor=0.01) for seed in (1, 2)]
+    rows = {row["lever"]: row for row in research_pages.lever_rows(trials)[0]}
+    assert rows["tta-floor"]["net"] == shifted and round(rows["tta-floor"]["yardstick"], 3) == 99.44
+    assert rows[shifted]["net"] == plain
+
+
 def test_each_lever_stands_against_its_yardstick_on_the_same_seeds_and_cpu_type():
     """A lever is a lever net changed (a recipe key, a prefix, or other layers of about its size), set against
     that net on the seeds and CPU type both ran, and called by the bar; a far net is no lever, and one that

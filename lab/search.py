@@ -162,6 +162,15 @@ VARIANTS = {
     # epoch earlier, and the rate's floor halved.
     "p3918-tta-settled-fade69-b64": ("frontier", "tta:8k,P,10,10,10,11", {**SETTLED_FADE_B64, "augment_fade": [6, 9]}),
     "p3918-tta-settled-fade-b64-floor01": ("frontier", "tta:8k,P,10,10,10,11", {**SETTLED_FADE_B64, "floor": 0.01}),
+    # The sixth push's levers that pass its rule, combined (docs/history.md): each pair, and all three.
+    "p3918-deskew-tta-settled-fade69-b64": ("frontier", "deskew+tta:8k,P,10,10,10,11",
+                                            {**SETTLED_FADE_B64, "augment_fade": [6, 9]}),
+    "p3918-deskew-tta-settled-fade-b64-floor01": ("frontier", "deskew+tta:8k,P,10,10,10,11",
+                                                  {**SETTLED_FADE_B64, "floor": 0.01}),
+    "p3918-tta-settled-fade69-b64-floor01": ("frontier", "tta:8k,P,10,10,10,11",
+                                             {**SETTLED_FADE_B64, "augment_fade": [6, 9], "floor": 0.01}),
+    "p3918-deskew-tta-settled-fade69-b64-floor01": ("frontier", "deskew+tta:8k,P,10,10,10,11",
+                                                    {**SETTLED_FADE_B64, "augment_fade": [6, 9], "floor": 0.01}),
     # The floor's fallback (docs/history.md): model4's 6,908 net with test-time shifts, model3's recipe.
     "p6908-tta-onecycle-ema": ("frontier", "tta:12k,P,12,14,14,14", ONE_CYCLE_EMA),
     # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),

@@ -88,7 +88,7 @@ def build_parser():
     out = parser.add_mutually_exclusive_group()
     out.add_argument("--out", default="runs", help="folder for run outputs (default: runs, which git ignores)")
     out.add_argument("--record", action="store_true", help="write into results/runs (on CUDA results/runs-cuda), "
-                     "the committed evidence report.py renders, instead of --out: for a run meant to change it")
+                     "the committed evidence python -m reports renders, instead of --out: for a run meant to change it")
     parser.add_argument("--no-cuda-graph", "--eager", dest="eager", action="store_true",
                         help="on CUDA, run each training step operation by operation instead of replaying it as "
                              "a captured CUDA graph (the same numbers, slower; for debugging a changed model)")

@@ -14,7 +14,7 @@ classifier spends 4,330 of the 9,206 parameters on the last layer.
 
 Input: (N, 1, 28, 28) images normalized with MNIST's mean 0.1307 and std 0.3081; output: (N, 10)
 log-probabilities. In a notebook inside this repository, `fit(Net, RECIPE, load_mnist("./data"))`
-(from engine and data) trains it with this recipe and prints the verdict (notebook.ipynb).
+(from trainer.engine and data) trains it with this recipe and prints the verdict (notebook.ipynb).
 """
 import torch.nn as nn
 import torch.nn.functional as F

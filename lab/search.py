@@ -28,12 +28,13 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from data import DataError, load_mnist, resolve_data_dir
+from data import DataError, Split, load_mnist, resolve_data_dir
 from trainer.engine import (
     Options,
     UserError,
@@ -48,6 +49,7 @@ from trainer.records import evidence_path, load_trials, provenance, trial_differ
 from trainer.runs import Experiment, train_seed
 from trainer.specnets import SpecNet
 from trainer.sweeps import Run, Where, run_all
+from trainer.types import TrialLine
 from trainer.verdict import LAST_EPOCHS, min_last
 
 # model3's recipe when the search began: every variant states what it changes.
@@ -198,7 +200,8 @@ def variant_params(name):
     return count_params(SpecNet(VARIANTS[name][1]))
 
 
-def pending(variants, seeds, results):
+def pending(variants: list[str], seeds: list[int],
+            results: str | Path) -> list[tuple[str, int, list[TrialLine]]]:
     """Every (variant, seed) run asked for, seed by seed (every variant gets a first result early on), with
     the results file's lines of that variant and seed: a run reuses one only if it is the same trial."""
     saved = {}
@@ -214,7 +217,8 @@ PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch"
 SPECNETS = ROOT / "trainer" / "specnets.py"
 
 
-def run_trial(name, seed, device="cpu", saved=(), *, folder, data):
+def run_trial(name: str, seed: int, device: str = "cpu", saved: Sequence[TrialLine] = (), *, folder: str | Path,
+              data: tuple[Split, ...]) -> tuple[TrialLine, str | None]:
     """One variant on one seed, in `folder` (in this process or a Ray worker): (a line of `saved`, None)
     where one is this very trial, judged here, on the machine and threads it would run with; else trained,
     (its new results line, why no saved line would do: "" where there was none)."""
@@ -333,7 +337,7 @@ def finish(run, outcome, results, save_teachers):
         save_teacher(row, run.folder)
 
 
-def save_teacher(row, run_folder):
+def save_teacher(row: TrialLine, run_folder: str | Path) -> None:
     """A teacher variant's run as a teacher's weights file: its tested net's weights (the run's model.pt)
     with its spec and where it came from, as plain data, in teachers/ (engine.load_teacher reads it)."""
     saved = torch.load(Path(run_folder) / "model.pt", weights_only=True)
@@ -347,7 +351,7 @@ def save_teacher(row, run_folder):
     tqdm.write(f"teacher {path}: {row['params']:,} params, {row['test_accuracy'][-1]:.2f}% at its last epoch")
 
 
-def record(row, results):
+def record(row: TrialLine, results: str | Path) -> None:
     """Append a finished trial to the results file (one line, so a crash loses at most that line) and say it."""
     with open(results, "a") as file:
         file.write(json.dumps(row) + "\n")

@@ -8,14 +8,18 @@ import json
 import os
 import re
 import statistics
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from trainer.paths import ROOT
 from trainer.recipe import SCHEMA, complete
 from trainer.records import model_sha256
+from trainer.types import RunRecord, TrialLine
 from trainer.verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
 
 MODELS = ("model1", "model2", "model3", "model4")
+Runs = dict[tuple[str, str], list[RunRecord]]  # (model, device) -> its records, as load_runs groups them
 # Which net each model file's records ran (its trial variant, its passes per test image): data beside the records.
 NETS = ROOT / "results" / "nets.json"
 TEST_VIEWS = 5  # a `tta:` net's forward passes per test image: the image and its four one-pixel shifts
@@ -31,12 +35,12 @@ TRIAL_LINE = re.compile(r"(?P<variant>\S+)\s+seed\s+(?P<seed>\d+)\s+(?P<params>[
 
 # --- reading results/ ---------------------------------------------------------------------------
 
-def device_of(record):
+def device_of(record: RunRecord) -> str:
     """'cpu' or 'cuda': from the provenance, or the top-level field of runs older than it."""
     return record.get("provenance", {}).get("device") or record.get("device", "cpu")
 
 
-def load_runs(*dirs):
+def load_runs(*dirs: str | Path) -> dict[tuple[str, str], list[RunRecord]]:
     """Completed, full runs grouped by experiment and device: {(model, device): [record, ...]} sorted by
     net size and seed. A run found in several folders (same model, device, net size and seed) counts
     once: the first. Each record gets its folder as "path"."""
@@ -73,11 +77,11 @@ def load_trial_log(path):
     return rows
 
 
-def is_fresh(row):
+def is_fresh(row: RunRecord | TrialLine) -> bool:
     return row["seed"] >= FRESH_SEEDS_FROM
 
 
-def todays_net(runs, model):
+def todays_net(runs: Runs, model: str) -> Callable[[RunRecord], bool]:
     """Whether a record of a model file ran the net the file has today: a function of a record. A net is
     known by its size, except where an earlier net had the same size: then by the code hashes that
     results/nets.json lists for it."""
@@ -88,28 +92,28 @@ def todays_net(runs, model):
 
 
 @functools.cache
-def load_nets(path):
+def load_nets(path: str | Path) -> dict[str, Any]:
     return json.loads(Path(path).read_text()) if Path(path).is_file() else {}
 
 
-def nets_of(model):
+def nets_of(model: str) -> list[dict[str, Any]]:
     """results/nets.json's entries for a model file's nets."""
     return load_nets(NETS).get(model, [])
 
 
-def earlier_codes(model):
+def earlier_codes(model: str) -> set[str]:
     """The code hashes of a model file's earlier nets that share a size with a later one."""
     return {code for net in nets_of(model) for code in net.get("model_sha256", ())}
 
 
-def net_of(record):
+def net_of(record: RunRecord) -> dict[str, Any] | None:
     """results/nets.json's entry for the net a model file's record ran (None where it lists none)."""
     same_size = [net for net in nets_of(record["model"]) if net["params"] == record["params"]]
     by_code = [net for net in same_size if code_of(record) in net.get("model_sha256", ())]
     return (by_code or [net for net in same_size if "model_sha256" not in net] or [None])[0]
 
 
-def passes(row):
+def passes(row: RunRecord | TrialLine) -> int:
     """Forward passes per test image: 5 for a net shifted at test time (a trial's `tta:` spec, or a model
     file's net that results/nets.json says is), else 1."""
     if "spec" in row:
@@ -118,18 +122,18 @@ def passes(row):
     return (net_of(row) or {}).get("passes", 1)
 
 
-def code_of(record):
+def code_of(record: RunRecord) -> str | None:
     return record.get("provenance", {}).get("model_sha256")
 
 
-def shown_run(runs, model):
+def shown_run(runs: Runs, model: str) -> RunRecord | None:
     """The run an experiment's section shows: its default command's (seed 1, CPU) of today's net, else the
     first of today's net."""
     records = [r for r in runs.get((model, "cpu"), []) if todays_net(runs, model)(r)]
     return next((r for r in records if r["seed"] == 1), records[0] if records else None)
 
 
-def net_name(runs, model, record):
+def net_name(runs: Runs, model: str, record: RunRecord) -> str:
     """A model file's net by a name no other net shares: 'model4 (p4820-tta-settled-fade-b64)', its trial
     variant beside it, or 'earlier model4 (p6908-onecycle-ema)' for a net the file no longer has; without a
     variant in results/nets.json, 'model4' or 'model4, an earlier net'."""
@@ -140,7 +144,7 @@ def net_name(runs, model, record):
     return f"{model} ({variant})" if today else f"earlier {model} ({variant})"
 
 
-def sweeps_of(runs, model):
+def sweeps_of(runs: Runs, model: str) -> list[list[RunRecord]]:
     """The CPU sweeps of a model's net today: its fresh-seed runs, one group per command (the same CPU, CPU
     type and thread count, consecutive seeds)."""
     groups = []
@@ -188,14 +192,14 @@ def seed_text(seeds):
     return ", ".join(runs)
 
 
-def held(lowest):
+def held(lowest: Sequence[float]) -> str:
     """'K/N (lo–hi%)' of a list of lowest-of-last-5 values: the share that held, with its 95% interval."""
     met = sum(map(accuracy_holds, lowest))
     lo, hi = wilson(met, len(lowest))
     return f"{met}/{len(lowest)} ({max(0.0, 100 * lo):.0f}–{min(100.0, 100 * hi):.0f}%)"
 
 
-def meets_bar(lowest):
+def meets_bar(lowest: Sequence[float]) -> bool:
     """Whether a net's fresh seeds clear model4's bar: at least BAR_SEEDS of them, nine in ten held, and a
     fitted hold rate of at least BAR_RATE."""
     held_seeds = sum(map(accuracy_holds, lowest))
@@ -203,7 +207,7 @@ def meets_bar(lowest):
         fitted_hold_rate([margin(v) for v in lowest])[0] >= BAR_RATE
 
 
-def fitted(lowest):
+def fitted(lowest: Sequence[float]) -> str:
     """'82% (71–92%)': the hold rate that a normal fit of the seeds' margins gives, with its 95% interval."""
     if len(lowest) < 2:
         return "n/a"
@@ -289,12 +293,12 @@ def describe_recipe(recipe):
     return "; ".join(parts + [augment])
 
 
-def cpu_type(record):
+def cpu_type(record: RunRecord) -> str:
     where = record["provenance"]
     return where["device_name"] + (f", {where['cpu_capability']}" if where.get("cpu_capability") else "")
 
 
-def command(model, seeds, record):
+def command(model: str, seeds: list[int], record: RunRecord) -> str:
     # One thread is not the default (the cores are), so the command says so; OMP_NUM_THREADS would not.
     threads = " --threads 1" if record.get("provenance", {}).get("threads") == 1 else ""
     device = " --device cuda" if device_of(record) == "cuda" else ""
@@ -303,7 +307,7 @@ def command(model, seeds, record):
     return f"python train.py --model {model} --seeds {seed_text(seeds).replace('–', '-')}{threads}{device}"
 
 
-def shared_machine(record):
+def shared_machine(record: RunRecord) -> bool | None:
     """Whether other work ran beside a run, by the 1-minute load at its end (its own threads count towards it);
     None where its record kept no load."""
     machine = record.get("machine") or {}

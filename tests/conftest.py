@@ -39,24 +39,39 @@ def without_seconds(epochs):
     return [{key: value for key, value in row.items() if key != "seconds"} for row in epochs]
 
 
-def read_until(proc, text, seconds):
-    """A child's stdout up to and including the first line holding `text`; a test failure, not a hang, if none
-    comes within `seconds` (the child is killed then)."""
-    lines = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout] + [lines.put(None)],
-                     daemon=True).start()
-    seen, deadline = [], time.monotonic() + seconds
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            line = None
-        if line is None:
-            proc.kill()
-            raise AssertionError(f"no line with {text!r} within {seconds} s; the child said:\n{''.join(seen)}")
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
+class ChildOutput:
+    """A child's stdout, read line by line by a thread of its own, so that waiting for a line fails a test
+    instead of hanging it."""
+
+    def __init__(self, proc):
+        self.proc, self.lines, self.seen = proc, queue.Queue(), []
+        threading.Thread(target=lambda: [self.lines.put(line) for line in proc.stdout] + [self.lines.put(None)],
+                         daemon=True).start()
+
+    def until(self, text, seconds, after=None):
+        """The output so far, once a line holds `text` (and, with `after`, comes after a line holding that);
+        the child is killed and the test fails if none does within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                self.proc.kill()
+                raise AssertionError(f"no line with {text!r} within {seconds} s; the child said:\n{''.join(self.seen)}")
+            self.seen.append(line)
+            if after is not None and after in line:
+                after = None
+            elif after is None and text in line:
+                return "".join(self.seen)
+
+    def end(self, seconds):
+        """(all of stdout, all of stderr) once the child has ended, within `seconds`."""
+        self.proc.wait(timeout=seconds)
+        while (line := self.lines.get(timeout=seconds)) is not None:
+            self.seen.append(line)
+        return "".join(self.seen), self.proc.stderr.read()
 
 
 def write_idx(path, tensor):

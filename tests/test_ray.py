@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import train
-from conftest import ROOT, read_until
+from conftest import ROOT, ChildOutput
 from data import load_mnist
 from lab import search
 from trainer import runs, sweeps
@@ -65,10 +65,10 @@ def test_ctrl_c_stops_a_ray_sweep_and_keeps_its_finished_records(tiny_mnist, tmp
                "--data-dir", str(tiny_mnist), "--out", str(tmp_path)]
     proc = subprocess.Popen([*command, "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    seen = read_until(proc, "TARGET", seconds=120)  # the first run recorded
+    output = ChildOutput(proc)
+    output.until("TARGET", seconds=120)  # the first run recorded
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
-    stdout = seen + stdout
+    stdout, stderr = output.end(seconds=60)
     assert proc.returncode == 130, stderr
     assert re.search(r"Interrupted after \d of 3 runs; every finished run is recorded, and the [12] in flight "
                      r"(was|were) stopped\.", stdout), stdout

@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 import train
-from conftest import ROOT, copy_of_the_code
+from conftest import ROOT, ChildOutput, copy_of_the_code
 from trainer import records
 
 SWEEP = ["--model", "model3", "--seeds", "1,2", "--batch-size", "64", "--device", "cpu", "--no-download"]
@@ -40,11 +39,10 @@ def test_a_sweep_stopped_by_ctrl_c_in_its_second_seed_goes_on_where_it_stopped(t
                              "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     second = out / "model3-seed2" / "checkpoint.pt"
-    deadline = time.time() + 120
-    while not second.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
+    output = ChildOutput(proc)
+    output.until("EPOCH: 2", seconds=120, after="== seed 2 (2/2) ==")  # seed 2's epoch 1 is saved
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = output.end(seconds=60)
     assert proc.returncode == 130, stderr
     assert "== seed 1 (1/2) ==" in stdout and "== seed 2 (2/2) ==" in stdout
     assert "The sweep goes on from there when the same command is run again." in stdout

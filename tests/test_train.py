@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import train
-from conftest import ROOT, copy_of_the_code, read_until, without_seconds
+from conftest import ROOT, ChildOutput, copy_of_the_code, without_seconds
 from data import load_mnist
 from trainer import engine, experiments, records, runs
 from trainer.recipe import complete
@@ -280,10 +280,10 @@ def test_sigint_stops_a_real_run_with_a_usable_checkpoint(tiny_mnist, tmp_path):
                              "--out", str(tmp_path), "--epochs", "200", "--batch-size", "16", "--device", "cpu",
                              "--no-download"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    seen = read_until(proc, "EPOCH: 2", seconds=120)  # epoch 1 ended: its checkpoint is written
+    output = ChildOutput(proc)
+    output.until("EPOCH: 2", seconds=120)  # epoch 1 ended: its checkpoint is written
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    out = seen + out
+    out, err = output.end(seconds=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "Traceback" not in out
     assert f"continue with: python train.py --resume {run_dir / 'checkpoint.pt'}" in out

@@ -111,3 +111,26 @@ def test_model4_repeats_the_sweep_of_its_trial_net_with_test_time_shifts_epoch_b
                                                    range(6301, 6321))
     for run in runs:
         assert run["provenance"]["model_sha256"] == records.model_sha256(ROOT / "model4.py")  # today's net
+
+
+def test_the_move_into_packages_changed_no_number():
+    """model3 seed 1001, model4 seed 6601, a trial net with test-time shifts and a distilled trial net on
+    seed 1, each run before the trainer moved into trainer/ (commit 3fadb6c) and after it, at today's
+    training code (its types included: 2da668c), on one machine with one thread: another training code's
+    hash, the same numbers at every epoch (results/refactor-check/layout)."""
+    check = ROOT / "results" / "refactor-check" / "layout"
+    for run in ("model3-seed1001", "model4-seed6601"):
+        old, new = (json.loads((check / side / run / "metrics.json").read_text()) for side in ("old", "new"))
+        assert old["provenance"]["git_commit"].startswith("3fadb6c")
+        assert old["provenance"]["code_sha256"] != new["provenance"]["code_sha256"], "the same code twice"
+        assert new["provenance"]["code_sha256"] == records.code_sha256(), "run the new side again at today's trainer"
+        for key in ("threads", "device_name", "torch"):
+            assert old["provenance"][key] == new["provenance"][key], key
+        assert len(new["epochs"]) == 15 and without_seconds(old["epochs"]) == without_seconds(new["epochs"]), run
+    old, new = ({row["variant"]: row for row in records.load_trials(check / side / "trials.jsonl")}
+                for side in ("old", "new"))
+    assert sorted(old) == sorted(new) == ["p3918-kd2-settled-fade-b64", "p3918-tta-settled-fade-b64"]
+    for variant in old:
+        assert old[variant]["code_sha256"] != new[variant]["code_sha256"]
+        assert old[variant]["test_accuracy"] == new[variant]["test_accuracy"] and \
+            len(new[variant]["test_accuracy"]) == 15, variant

@@ -122,7 +122,7 @@ def result_text(model, runs, root, plain=()):
         return "not yet measured."
     last = " ".join(f"{m['test_accuracy']:.2f}" for m in shown["epochs"][-LAST_EPOCHS:])
     best = max(shown["epochs"], key=lambda m: m["test_accuracy"])
-    text = (f"{shown['params']:,} parameters. Seed {shown['seed']}: best test accuracy "
+    text = (f"{shown['params']:,} parameters{shifted_words(shown)}. Seed {shown['seed']}: best test accuracy "
             f"{best['test_accuracy']:.2f}% (epoch {best['epoch']}), last {LAST_EPOCHS} epochs {last}: target "
             f"{'met' if shown['target_met'] else 'missed'}.")
     swept = current_sweep(runs, model, shown)

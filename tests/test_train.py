@@ -345,13 +345,9 @@ def test_the_schedule_steps_every_batch():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
 
 
-def copy_of_the_repo(tmp_path):
-    return copy_of_the_code(tmp_path / "repo", "model3")
-
-
 @pytest.mark.slow
 def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
-    repo = copy_of_the_repo(tmp_path)
+    repo = copy_of_the_code(tmp_path / "repo", "model3")
     own = (ROOT / "model3.py").read_text().replace("class Net(nn.Module):", "class Net(nn.Module):  # mine")
     (repo / "model5.py").write_text(own)
     result = subprocess.run([sys.executable, "train.py", "--model", "model5", "--data-dir", str(tiny_mnist),
@@ -365,7 +361,7 @@ def test_a_model_file_dropped_beside_train_runs_by_name(tmp_path, tiny_mnist):
 @pytest.mark.parametrize("name", ["os", "../model3", "model3.py", "notmodel", "PATH/model3", "model3 "])
 def test_names_that_are_not_model_files_beside_train_are_refused_unimported(name, tmp_path):
     """Each refused name points at a file that would leave a mark if it were ever imported."""
-    repo = copy_of_the_repo(tmp_path)
+    repo = copy_of_the_code(tmp_path / "repo", "model3")
     mark = tmp_path / "imported"
     trap = f"open({str(mark)!r}, 'w').write('imported')\n"
     for trap_file in (tmp_path / "model3.py", repo / "notmodel.py", repo / "os.py", tmp_path / "sub" / "model3.py"):

@@ -117,11 +117,11 @@ def load_mnist(root: str | Path, download: bool = True) -> tuple[Split, ...]:
 
 
 def affine_thetas(n: int, generator: torch.Generator, rotate: float = 0.0, translate: float = 0.0,
-                  scale: float = 0.0) -> torch.Tensor:
+                  scale: float = 0.0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """n affine matrices (n, 2, 3): rotate by up to +-rotate degrees, shift by up to +-translate
-    of the size, zoom by 1+-scale, each drawn per image from `generator` (on the CPU)."""
-    def draw() -> torch.Tensor:  # uniform in [-1, 1]
-        return torch.rand(n, generator=generator) * 2 - 1
+    of the size, zoom by 1+-scale, each drawn per image from `generator` (on the CPU), computed in `dtype`."""
+    def draw() -> torch.Tensor:  # uniform in [-1, 1]; the draws are float32's whatever the dtype
+        return torch.rand(n, generator=generator).to(dtype) * 2 - 1
 
     angle = draw() * math.radians(rotate)
     zoom = 1 + draw() * scale
@@ -131,12 +131,12 @@ def affine_thetas(n: int, generator: torch.Generator, rotate: float = 0.0, trans
                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
 
 
-def tone_shifts(n: int, generator: torch.Generator, brightness: float = 0.0,
-                contrast: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def tone_shifts(n: int, generator: torch.Generator, brightness: float = 0.0, contrast: float = 0.0,
+                dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """n per-image gains (1 +- contrast) and shifts (+- brightness) as (n, 1, 1, 1) tensors, drawn from
     `generator`: a pixel p in [0, 1] becomes p * gain + shift, clipped to [0, 1]."""
     def draw() -> torch.Tensor:  # uniform in [-1, 1]
-        return torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1
+        return torch.rand(n, 1, 1, 1, generator=generator).to(dtype) * 2 - 1
 
     return 1 + draw() * contrast, draw() * brightness
 
@@ -144,10 +144,11 @@ def tone_shifts(n: int, generator: torch.Generator, brightness: float = 0.0,
 ELASTIC_GRID = 4  # the displacement is drawn on a 4x4 grid per image: smooth at 28x28, and cheap to draw
 
 
-def elastic_fields(n: int, generator: torch.Generator, pixels: float, size: int = 28) -> torch.Tensor:
+def elastic_fields(n: int, generator: torch.Generator, pixels: float, size: int = 28,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """n coarse displacement fields (n, 2, ELASTIC_GRID, ELASTIC_GRID) of up to +- `pixels`, in grid units
     (an image spans 2), drawn from `generator`; `warp` spreads them over the image."""
-    return (torch.rand(n, 2, ELASTIC_GRID, ELASTIC_GRID, generator=generator) * 2 - 1) * (2 * pixels / size)
+    return (torch.rand(n, 2, ELASTIC_GRID, ELASTIC_GRID, generator=generator).to(dtype) * 2 - 1) * (2 * pixels / size)
 
 
 def warp(x: torch.Tensor, theta: torch.Tensor, field: torch.Tensor | None = None) -> torch.Tensor:
@@ -174,8 +175,9 @@ class TensorLoader:
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  device: str | torch.device = "cpu", shuffle: bool = False, rotate: float = 0.0,
                  translate: float = 0.0, scale: float = 0.0, brightness: float = 0.0, contrast: float = 0.0,
-                 elastic: float = 0.0, seed: int = 0) -> None:
+                 elastic: float = 0.0, seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
         self.images = images.to(device)
+        self.dtype = dtype  # of the batches: float32, or float64 for the trainer's numbers guard
         self.labels = labels.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -198,20 +200,21 @@ class TensorLoader:
         augments = self.augments and self.strength > 0
         if augments:
             scaled = {name: value * self.strength for name, value in self.augment.items()}
-            thetas = affine_thetas(n, self.generator, **scaled).to(device)
+            thetas = affine_thetas(n, self.generator, **scaled, dtype=self.dtype).to(device)
         # Drawn after the warps, and only when asked for: recipes without them draw what they always drew.
         tones = any(self.tone.values()) and self.strength > 0
         if tones:
-            gain, shift = tone_shifts(n, self.generator, **{k: v * self.strength for k, v in self.tone.items()})
+            gain, shift = tone_shifts(n, self.generator, **{k: v * self.strength for k, v in self.tone.items()},
+                                      dtype=self.dtype)
             gain, shift = gain.to(device), shift.to(device)
         elastic = self.elastic > 0 and self.strength > 0  # drawn last, for the same reason
         if elastic:
-            fields = elastic_fields(n, self.generator, self.elastic * self.strength).to(device)
+            fields = elastic_fields(n, self.generator, self.elastic * self.strength, dtype=self.dtype).to(device)
             if not augments:
-                thetas = torch.eye(2, 3).expand(n, 2, 3).to(device)
+                thetas = torch.eye(2, 3, dtype=self.dtype).expand(n, 2, 3).to(device)
         for start in range(0, n, self.batch_size):
             idx = order[start:start + self.batch_size]
-            x = self.images[idx].unsqueeze(1).float().div_(255)
+            x = self.images[idx].unsqueeze(1).to(self.dtype).div_(255)
             if augments or elastic:
                 batch = slice(start, start + self.batch_size)
                 x = warp(x, thetas[batch], fields[batch] if elastic else None)

@@ -57,6 +57,7 @@ class Options:
     cuda_graph: bool = True  # on CUDA, replay each training step as a captured graph
     progress: bool = True  # tqdm bars
     dry_run: bool = False
+    dtype: torch.dtype = torch.float32  # of the net and the batches: float64 for the numbers guard (tests/)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -95,8 +96,9 @@ def check_net(make_net: Callable[[], nn.Module] | nn.Module, where: str = "Net()
         try:
             net = make_net if isinstance(make_net, nn.Module) else make_net()
             was_training = net.training
+            like = next(net.parameters(), torch.zeros(0))  # the net's device and dtype
             with torch.no_grad():
-                out = net.eval()(torch.zeros(2, 1, 28, 28, device=next(net.parameters(), torch.zeros(0)).device))
+                out = net.eval()(torch.zeros(2, 1, 28, 28, device=like.device, dtype=like.dtype))
             net.train(was_training)
         except Exception as err:
             detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
@@ -169,11 +171,11 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe,
 
 
 def make_train_loader(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, device: torch.device,
-                      seed: int) -> TensorLoader:
+                      seed: int, dtype: torch.dtype = torch.float32) -> TensorLoader:
     """The recipe's training data: shuffled, augmented as the recipe says, drawn from a generator seeded by `seed`."""
     return TensorLoader(images, labels, recipe["batch_size"], device, shuffle=True, rotate=recipe["rotate"],
                         translate=recipe["translate"], scale=recipe["scale"], brightness=recipe["brightness"],
-                        contrast=recipe["contrast"], elastic=recipe["elastic"], seed=seed)
+                        contrast=recipe["contrast"], elastic=recipe["elastic"], seed=seed, dtype=dtype)
 
 
 class WeightAverage:
@@ -198,7 +200,7 @@ class WeightAverage:
             torch._foreach_copy_(*self.counts)
 
 
-def load_teacher(path: str | Path, device: torch.device) -> SpecNet:
+def load_teacher(path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32) -> SpecNet:
     """A teacher's weights file (plain data: its spec and weights, read with weights_only=True) as a
     frozen net in evaluation mode. A relative path is taken from the project's root, so that a sweep's workers
     find the teachers/ that travel with the code."""
@@ -212,7 +214,7 @@ def load_teacher(path: str | Path, device: torch.device) -> SpecNet:
         raise UserError(f"the recipe's teacher {path} is not a teacher's weights file ({type(err).__name__}: "
                         f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
     load_weights(net, saved["model_state"], f"the teacher's net ({saved['spec']})")
-    return net.to(device).eval().requires_grad_(False)
+    return net.to(device, dtype).eval().requires_grad_(False)
 
 
 class TrainingLoss:
@@ -327,8 +329,8 @@ def train_epoch(model: nn.Module, loader: Loader, optimizer: torch.optim.Optimiz
     TrainingLoss. `step`, a GraphedStep of this model on CUDA, does each batch's forward and backward
     pass in place of the eager code."""
     model.train()
-    device = next(model.parameters()).device
-    loss_sum = torch.zeros((), device=device)
+    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
+    loss_sum = torch.zeros((), device=device, dtype=dtype)  # float64 for the numbers guard, else float32
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = 0
     total = min(len(loader), max_batches or len(loader))
@@ -404,7 +406,7 @@ class Training:
         self.recipe, self.options = complete(recipe), options
         device = options.device
         torch.manual_seed(seed)
-        model = net if isinstance(net, nn.Module) else net()
+        model = (net if isinstance(net, nn.Module) else net()).to(dtype=options.dtype)
         check_net(model)
         if self.recipe["bn_momentum"] is not None:
             for module in model.modules():
@@ -416,14 +418,14 @@ class Training:
         # DataLoader pipeline); the data's tensors then go unused.
         if loaders is None:
             (train_x, train_y), (test_x, test_y) = cast("tuple[Split, ...]", data)  # None only with loaders
-            loaders = (make_train_loader(train_x, train_y, self.recipe, device, seed),
-                       TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
+            loaders = (make_train_loader(train_x, train_y, self.recipe, device, seed, options.dtype),
+                       TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device, dtype=options.dtype))
         self.train_loader, self.test_loader = loaders
         self.optimizer = make_optimizer(model, self.recipe)
         self.scheduler = make_scheduler(self.optimizer, self.recipe, len(self.train_loader))
         self.average = WeightAverage(model, self.recipe["ema"]) if self.recipe["ema"] else None
         self.tested = self.average.model if self.average else model  # the net tested and saved
-        teacher = load_teacher(self.recipe["teacher"], device) if self.recipe["teacher"] else None
+        teacher = load_teacher(self.recipe["teacher"], device, options.dtype) if self.recipe["teacher"] else None
         self.criterion = TrainingLoss(self.recipe, teacher)
         use_graph = device.type == "cuda" and options.cuda_graph
         self.step = GraphedStep(model, self.recipe["batch_size"], self.criterion) if use_graph else None

@@ -9,11 +9,13 @@ translation and scale, drawn per image) is applied to the whole batch at once wi
     from data import load_mnist, TensorLoader
     (x_train, y_train), (x_test, y_test) = load_mnist("../shared/data", download=False)
     train_loader = TensorLoader(x_train, y_train, 128, shuffle=True, rotate=7.0, seed=1)
+    for x, y in train_loader.batches(strength=0.5): ...   # an epoch at half the augmentation
 """
 import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +34,12 @@ IDX_FILES = {
 }
 # A split as load_mnist returns it: images, uint8 (N, 28, 28), and labels, int64 (N,).
 Split = tuple[torch.Tensor, torch.Tensor]
+
+
+class Splits(NamedTuple):
+    """MNIST as load_mnist returns it: `(train_x, train_y), (test_x, test_y) = load_mnist(...)` unpacks it."""
+    train: Split
+    test: Split
 
 
 class DataError(Exception):
@@ -81,7 +89,7 @@ def read_idx_file(path: Path) -> torch.Tensor:
     return torch.frombuffer(data, dtype=torch.uint8).view(count, *IDX_FILES[path.name][1])
 
 
-def load_mnist(root: str | Path, download: bool = True) -> tuple[Split, ...]:
+def load_mnist(root: str | Path, download: bool = True) -> Splits:
     """Return ((train_images, train_labels), (test_images, test_labels)): uint8 (N, 28, 28), int64 (N,).
 
     Raises DataError, never a traceback-worthy exception, for data the user can fix.
@@ -113,7 +121,7 @@ def load_mnist(root: str | Path, download: bool = True) -> tuple[Split, ...]:
         if int(labels.max()) > 9:
             raise DataError(f"{raw / f'{prefix}-labels-idx1-ubyte'}: labels outside 0-9: the file is corrupt.")
         splits.append((images, labels))
-    return tuple(splits)
+    return Splits(*splits)
 
 
 def affine_thetas(n: int, generator: torch.Generator, rotate: float = 0.0, translate: float = 0.0,
@@ -164,15 +172,16 @@ def warp(x: torch.Tensor, theta: torch.Tensor, field: torch.Tensor | None = None
 class TensorLoader:
     """Batches of normalized (N, 1, 28, 28) images cut from one uint8 tensor held on `device`.
 
-    Training loaders shuffle (a fresh randperm each epoch) and may augment, scaled by
-    `strength` (set before an epoch; 0 turns augmentation off); test loaders do neither.
+    Training loaders shuffle (a fresh randperm each epoch) and may augment, scaled by the
+    `strength` an epoch's `batches` is given (0 turns augmentation off); test loaders do neither.
     All randomness comes from `self.generator` (CPU, seeded), so its state is all a
     checkpoint needs to replay the data order and augmentation exactly. An epoch's order
     and transforms are drawn when it starts and copied to the device once: a copy per
     batch would make the host wait for the GPU every batch.
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+    def __init__(  # noqa: PLR0913 (a knob per augmentation, named as the recipe names it)
+                 self, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
                  device: str | torch.device = "cpu", shuffle: bool = False, rotate: float = 0.0,
                  translate: float = 0.0, scale: float = 0.0, brightness: float = 0.0, contrast: float = 0.0,
                  elastic: float = 0.0, seed: int = 0, dtype: torch.dtype = torch.float32) -> None:
@@ -185,31 +194,34 @@ class TensorLoader:
         self.tone = dict(brightness=brightness, contrast=contrast)
         self.elastic = elastic
         self.augments = any(self.augment.values())
-        self.strength = 1.0
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.batches()
+
+    def batches(self, strength: float = 1.0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch's batches, its augmentation scaled by `strength` (a recipe's fade sets it)."""
         n, device = len(self.labels), self.labels.device
         if self.shuffle:
             order = torch.randperm(n, generator=self.generator).to(device)
         else:
             order = torch.arange(n, device=device)
-        augments = self.augments and self.strength > 0
+        augments = self.augments and strength > 0
         if augments:
-            scaled = {name: value * self.strength for name, value in self.augment.items()}
+            scaled = {name: value * strength for name, value in self.augment.items()}
             thetas = affine_thetas(n, self.generator, **scaled, dtype=self.dtype).to(device)
         # Drawn after the warps, and only when asked for: recipes without them draw what they always drew.
-        tones = any(self.tone.values()) and self.strength > 0
+        tones = any(self.tone.values()) and strength > 0
         if tones:
-            gain, shift = tone_shifts(n, self.generator, **{k: v * self.strength for k, v in self.tone.items()},
+            gain, shift = tone_shifts(n, self.generator, **{k: v * strength for k, v in self.tone.items()},
                                       dtype=self.dtype)
             gain, shift = gain.to(device), shift.to(device)
-        elastic = self.elastic > 0 and self.strength > 0  # drawn last, for the same reason
+        elastic = self.elastic > 0 and strength > 0  # drawn last, for the same reason
         if elastic:
-            fields = elastic_fields(n, self.generator, self.elastic * self.strength, dtype=self.dtype).to(device)
+            fields = elastic_fields(n, self.generator, self.elastic * strength, dtype=self.dtype).to(device)
             if not augments:
                 thetas = torch.eye(2, 3, dtype=self.dtype).expand(n, 2, 3).to(device)
         for start in range(0, n, self.batch_size):

@@ -28,28 +28,24 @@ import torch
 
 from data import DATA_DIR_ENV, DataError, TensorLoader, load_mnist, resolve_data_dir
 from trainer import recipe as recipes
+from trainer.checkpoints import CheckpointError, load_checkpoint
 from trainer.engine import (
     EVAL_BATCH_SIZE,
     Options,
     UserError,
+    check_net,
     count_params,
+    evaluate,
     load_weights,
     pick_device,
     set_determinism,
-    test,
     test_line,
 )
-from trainer.experiments import load_experiment, model_names, model_path
+from trainer.experiments import Experiment, import_model_file, load_experiment, model_names, model_path
 from trainer.flags import add_sweep_flags, positive, seed_list
-from trainer.records import (
-    CheckpointError,
-    evidence_path,
-    finished_record,
-    load_checkpoint,
-    provenance,
-    saved_run_differs,
-)
-from trainer.runs import Experiment, sweep, train_seed
+from trainer.provenance import provenance, saved_run_differs
+from trainer.records import evidence_path, finished_record
+from trainer.runs import sweep, train_seed
 
 
 def recipe_setting(text):
@@ -133,22 +129,24 @@ def parse_args(argv=None):
     return args
 
 
-def print_summary(make_net, device):
+def show_net(experiment, device):
+    """Check the experiment's net once, naming its file, and print torchsummary's table of it. The net is a
+    throwaway built off the seeded stream (torchsummary runs a forward pass in train mode); the run builds
+    its own. torchsummary knows only "cuda" and "cpu": an MPS run shows the summary on the CPU."""
     from torchsummary import summary
-    # torchsummary runs a forward pass in train mode: give it a throwaway net, off the seeded RNG.
-    # torchsummary knows only "cuda" and "cpu": an MPS run shows the summary on the CPU.
     where = device.type if device.type in ("cpu", "cuda") else "cpu"
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        summary(make_net().to(where), (1, 28, 28), device=where)
+        net = experiment.make_net()
+        check_net(net, f"{experiment.model_file}: Net()")
+        summary(net.to(where), (1, 28, 28), device=where)
 
 
 def evaluate_file(path, args, device):
     ckpt = load_checkpoint(path, args.model)
-    module, _ = load_experiment(ckpt["model"])
-    model = module.Net()
+    model = import_model_file(ckpt["model"]).Net()
     load_weights(model, ckpt["model_state"], f"{ckpt['model']}.Net")
     _, (test_x, test_y) = load_mnist(resolve_data_dir(args.data_dir), download=not args.no_download)
-    result = test(model.to(device), TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
+    result = evaluate(model.to(device), TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
     print(f"{ckpt['model']} ({count_params(model):,} params) from {path}")
     print(test_line(result))
 
@@ -160,7 +158,6 @@ def resumed_run(args, device):
     if "optimizer" not in resume:
         raise CheckpointError(f"{args.resume} holds weights only; --resume needs a checkpoint.pt")
     dry_run = resume.get("dry_run", False)
-    module, _ = load_experiment(resume["model"])
     recipe = recipes.complete(resume["recipe"], source=f"{args.resume}: its recipe")
     if resume["epoch"] >= (1 if dry_run else recipe["epochs"]) and finished_record(Path(args.resume).parent):
         raise CheckpointError(f"{args.resume}: the run already finished its epochs; test it with --eval")
@@ -168,16 +165,15 @@ def resumed_run(args, device):
                             provenance(model_path(resume["model"]), device))
     if why:
         raise CheckpointError(f"{args.resume} cannot go on here: {why}; train it again instead")
-    experiment = Experiment(resume["model"], module.Net, recipe, model_path(resume["model"]))
+    name = resume["model"]
+    experiment = Experiment(name, import_model_file(name).Net, recipe, model_path(name))
     return experiment, resume, resolve_data_dir(args.data_dir or resume["args"].get("data_dir")), dry_run
 
 
 def new_experiment(args):
-    """The experiment --model names, its recipe with the flags' overrides, checked."""
-    module, recipe = load_experiment(args.model)
+    """The experiment --model names, its recipe with the flags' overrides, completed once."""
     flags = {key: getattr(args, key) for key in ("epochs", "batch_size", "lr") if getattr(args, key) is not None}
-    recipe = recipes.complete({**recipe, **dict(args.set), **flags}, source="the flags")
-    return Experiment(args.model, module.Net, recipe, model_path(args.model))
+    return load_experiment(args.model, {**dict(args.set), **flags})
 
 
 def run(args):
@@ -200,7 +196,7 @@ def run(args):
     data = load_mnist(data_dir, download=not args.no_download)  # a data error before anything long is printed
 
     print(f"{experiment.name} on {device}; recipe: {json.dumps(experiment.recipe)}")
-    print_summary(experiment.make_net, device)
+    show_net(experiment, device)
     run_args = {**vars(args), "data_dir": str(data_dir)}
     if not args.seeds:
         return train_seed(experiment, runs[0][0], data, runs[0][1], options, resume=resume, run_args=run_args)
@@ -217,7 +213,7 @@ def main(argv=None):
         return 0
     try:
         run(args)
-    except (DataError, UserError, recipes.RecipeError) as err:
+    except (DataError, UserError, recipes.RecipeError) as err:  # each says what to do in its one line
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

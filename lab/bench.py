@@ -7,8 +7,8 @@ train_epoch(); only the data path differs. Measured in one run on one device:
    their ratio (in this process); beside them, in the same turns, the other nets of
    --models through the tensor pipeline, each with its own recipe (by default model4), and
    on CUDA model3 with its training step eager instead of a CUDA graph (train.py
-   --no-cuda-graph), for that ratio too; and a distilled trial net (--distill, a search.py
-   variant) with and without its teacher, for what the teacher's soft labels cost an epoch;
+   --no-cuda-graph), for that ratio too; and a distilled trial net (--distill, a variant of
+   the search) with and without its teacher, for what the teacher's soft labels cost an epoch;
 2. the whole-process time of `train.py --model model3 --epochs 2` against a classic
    script training the same model for 2 epochs with its test passes (subprocesses).
 
@@ -27,19 +27,13 @@ from types import SimpleNamespace
 import torch
 
 from data import MNIST_MEAN, MNIST_STD, DataError, load_mnist, resolve_data_dir
-from trainer.engine import (
-    Options,
-    Training,
-    UserError,
-    count_params,
-    fit,
-    load_teacher,
-    pick_device,
-)
+from trainer.engine import Options, Training, UserError, count_params, pick_device
 from trainer.experiments import load_experiment
 from trainer.flags import positive
 from trainer.paths import ROOT
-from trainer.records import cpu_model
+from trainer.provenance import cpu_model
+from trainer.recipe import complete
+from trainer.specnets import load_teacher
 
 DISTILLED = "p3918-kd2-settled-fade-b64"  # the fifth push's distilled student
 CLASSIC_BATCH_SIZE = 128
@@ -61,13 +55,36 @@ def classic_loaders(root, device, batch_size=CLASSIC_BATCH_SIZE, workers=CLASSIC
             DataLoader(test_set, 1000, shuffle=False, num_workers=workers, persistent_workers=True))
 
 
+class ClassicBatches:
+    """A DataLoader as a training loader of the trainer's: its length and an epoch's `batches` (the classic
+    pipeline draws its own rotations, so the recipe's augmentation strength goes unused)."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __len__(self):
+        return len(self.loader)
+
+    def batches(self, strength):
+        return iter(self.loader)
+
+
+def classic_training(loaders):
+    """A Training subclass whose loaders (trainer.engine.Training.make_loaders, the hook) are `loaders`."""
+    class ClassicTraining(Training):
+        def make_loaders(self, data, seed):
+            return ClassicBatches(loaders[0]), loaders[1]
+    return ClassicTraining
+
+
 def epoch_trainer(data, module, device, epochs, eager=False, train_loader=None):
     """A function that trains `module`'s net (its recipe, weight average included, set up as train.py
     sets up a run) for one epoch and returns when the device is done: on the recipe's tensor pipeline,
     or on `train_loader`; on CUDA its step is a CUDA graph, as in train.py, unless `eager`."""
-    recipe = {**module.RECIPE, "epochs": epochs}
+    recipe = complete({**module.RECIPE, "epochs": epochs})
     options = Options(device=device, cuda_graph=not eager, progress=False)
-    training = Training(module.Net, recipe, data, 0, options, loaders=train_loader and (train_loader, None))
+    kind = Training if train_loader is None else classic_training((train_loader, None))
+    training = kind(module.Net, recipe, data, 0, options)
     count = iter(range(1, epochs + 1))
 
     def epoch():
@@ -120,13 +137,13 @@ def profile_epoch(data, module, device, rows=15):
 
 
 def experiment(name):
-    """A model file, checked, as its Net and its complete recipe."""
-    module, recipe = load_experiment(name)
-    return SimpleNamespace(name=name, Net=module.Net, RECIPE=recipe)
+    """A model file as its Net and its complete recipe."""
+    loaded = load_experiment(name)
+    return SimpleNamespace(name=name, Net=loaded.make_net, RECIPE=loaded.recipe)
 
 
 def distilled_pair(variant, device):
-    """A distilled search.py variant as two experiments: its net and recipe without the teacher, and with it."""
+    """A distilled variant of the search as two experiments: its net and recipe without the teacher, and with it."""
     from lab import search  # only this row needs the trial nets
 
     recipe = search.variant_recipe(variant)
@@ -142,8 +159,8 @@ def distilled_pair(variant, device):
 def classic_run(root, device, epochs):
     """What a classic script does: train and test model3 through DataLoaders, every epoch."""
     model3 = experiment("model3")
-    loaders = classic_loaders(root, device)
-    fit(model3.Net, {**model3.RECIPE, "epochs": epochs}, None, 1, Options(device=device), loaders=loaders)
+    recipe = complete({**model3.RECIPE, "epochs": epochs})
+    classic_training(classic_loaders(root, device))(model3.Net, recipe, None, 1, Options(device=device)).run()
 
 
 def wall_seconds(command, repeats):
@@ -165,7 +182,7 @@ def main(argv=None):
                         "warm-up (default: 3)")
     parser.add_argument("--models", default="model4", help="other model files timed beside model3 (tensor "
                         "pipeline, their own recipes; default: model4); '' for none")
-    parser.add_argument("--distill", default=DISTILLED, help="a distilled search.py variant, timed with and "
+    parser.add_argument("--distill", default=DISTILLED, help="a distilled variant of the search, timed with and "
                         f"without its teacher (default: {DISTILLED}); '' for none")
     parser.add_argument("--skip-whole", action="store_true", help="skip the whole-process comparison")
     parser.add_argument("--repeats", type=positive(int), default=2, help="whole-process runs of each; the best "

@@ -27,7 +27,7 @@ import torch
 
 from data import DataError, load_mnist, resolve_data_dir
 from trainer.paths import ROOT
-from trainer.records import cpu_model
+from trainer.provenance import cpu_model
 
 POOL_COMMIT = "1e5e500"  # the last commit whose search.py ran its trials on a ProcessPoolExecutor
 SEEDS, EPOCHS = [1, 2, 3, 4], 5

@@ -28,18 +28,18 @@ from pathlib import Path
 import torch
 
 from data import DataError, load_mnist, resolve_data_dir
+from lab.trials import load_trials
 from trainer.engine import Options, UserError, count_params, fit
 from trainer.experiments import load_experiment, model_names, model_path
 from trainer.flags import add_sweep_flags, seed_list
-from trainer.records import load_trials, model_sha256, provenance
-from trainer.sweeps import Run, Where, run_all
+from trainer.provenance import differs, provenance
+from trainer.sweeps import Run, Spread, run_all
 from trainer.verdict import min_last
 
 # The write-up's loop: SGD(lr=0.01, momentum=0.9), StepLR(step_size=6, gamma=0.1) stepped after each
 # epoch, RandomRotation of +-7 degrees.
 PLAIN = {"epochs": 15, "batch_size": 128, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0,
          "schedule": "multistep", "milestones": [6, 12], "gamma": 0.1, "rotate": 7.0}
-SAME_RUN = ("model_sha256", "torch", "device_name", "cpu_capability", "threads")
 
 
 def import_alone(model_file, folder):
@@ -65,18 +65,18 @@ def plain_run(name, seed, *, folder, data):
     where = provenance(model_path(name), torch.device("cpu"))
     epochs = run.metrics
     return {"model": name, "seed": seed, "params": count_params(run.model), "recipe": PLAIN,
-            **{key: where[key] for key in SAME_RUN + ("git_commit", "git_dirty", "node")},
+            **where,
             "test_accuracy": [m["test_accuracy"] for m in epochs], "test_correct": [m["test_correct"] for m in epochs],
             "min_last": min_last(epochs), "target_met": run.target_met,
             "seconds": round(sum(m["seconds"] for m in epochs), 1)}
 
 
 def pending(models, seeds, results, threads):
-    """The (model, seed) runs the results file lacks on this code, torch, CPU type and thread count."""
-    here = {**provenance(None, torch.device("cpu")), "threads": threads}
+    """The (model, seed) runs the results file lacks as the very same experiment (provenance.differs: the model
+    file, the training code, torch, the device, the CPU type and the thread count)."""
+    here = {name: {**provenance(model_path(name), torch.device("cpu")), "threads": threads} for name in models}
     have = {(row["model"], row["seed"]) for row in load_trials(results)
-            if all(row[key] == (model_sha256(model_path(row["model"])) if key == "model_sha256" else here[key])
-                   for key in SAME_RUN)}
+            if row.get("model") in here and differs(row, here[row["model"]]) is None}
     return [(name, seed) for name in models for seed in seeds if (name, seed) not in have]
 
 
@@ -106,8 +106,8 @@ def main(argv=None):
     except (UserError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    where = Where.from_args(args)
-    todo = pending(args.models, args.seeds, args.results, where.threads_per_run())
+    spread = Spread.from_args(args)
+    todo = pending(args.models, args.seeds, args.results, spread.threads_per_run())
     print(f"{len(todo)} runs to do ({len(args.models) * len(args.seeds) - len(todo)} already in {args.results})")
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     runs = [Run(f"{name} seed {seed}", plain_run, (name, seed), Path("runs/plain-loop") / f"{name}-seed{seed}",
@@ -120,7 +120,7 @@ def main(argv=None):
               f"  lowest {row['min_last']:.2f}  {'met' if row['target_met'] else 'MISSED'}", flush=True)
 
     try:
-        failures = run_all(runs, data, where, done=record)
+        failures = run_all(runs, data, spread, done=record)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from data import DataError, Split, load_mnist, resolve_data_dir
+from data import DataError, Splits, load_mnist, resolve_data_dir
+from lab.trials import load_trials, trial_differs
 from trainer.engine import (
     Options,
     UserError,
@@ -42,13 +43,15 @@ from trainer.engine import (
     pick_device,
     set_determinism,
 )
+from trainer.experiments import Experiment
 from trainer.flags import add_sweep_flags, seed_list
 from trainer.paths import ROOT
+from trainer.provenance import provenance
 from trainer.recipe import complete
-from trainer.records import evidence_path, load_trials, provenance, trial_differs
-from trainer.runs import Experiment, train_seed
+from trainer.records import evidence_path
+from trainer.runs import train_seed
 from trainer.specnets import SpecNet
-from trainer.sweeps import Run, Where, run_all
+from trainer.sweeps import Run, Spread, run_all
 from trainer.types import TrialLine
 from trainer.verdict import LAST_EPOCHS, min_last
 
@@ -210,7 +213,7 @@ def pending(variants: list[str], seeds: list[int],
     return [(name, seed, saved.get((name, seed), [])) for seed in seeds for name in variants]
 
 
-# What a trial line records of where it ran (records.provenance); the spec, and the code that builds it
+# What a trial line records of where it ran (provenance.provenance); the spec, and the code that builds it
 # (trainer/specnets.py, its hash as model_sha256), stand for a model file.
 PROVENANCE_KEYS = ("threads", "device", "device_name", "cpu_capability", "torch", "git_commit", "git_dirty",
                    "model_sha256", "code_sha256", "node")
@@ -218,7 +221,7 @@ SPECNETS = ROOT / "trainer" / "specnets.py"
 
 
 def run_trial(name: str, seed: int, device: str = "cpu", saved: Sequence[TrialLine] = (), *, folder: str | Path,
-              data: tuple[Split, ...]) -> tuple[TrialLine, str | None]:
+              data: Splits) -> tuple[TrialLine, str | None]:
     """One variant on one seed, in `folder` (in this process or a Ray worker): (a line of `saved`, None)
     where one is this very trial, judged here, on the machine and threads it would run with; else trained,
     (its new results line, why no saved line would do: "" where there was none)."""
@@ -300,18 +303,18 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 1
     todo = pending(args.variants, args.seeds, args.results)
-    where = Where.from_args(args)
-    at_a_time = f"{where.jobs} at a time" if where.jobs else "as many at a time as the cluster takes" \
-        if where.address else "one at a time"
+    spread = Spread.from_args(args)
+    at_a_time = f"{spread.jobs} at a time" if spread.jobs else "as many at a time as the cluster takes" \
+        if spread.address else "one at a time"
     print(f"{len(todo)} runs on {device.type} ({sum(bool(lines) for *_, lines in todo)} with a line in "
-          f"{args.results}, reused where it is the same trial), {at_a_time}, {where.threads_per_run()} thread(s) "
-          f"each" + (f", on the Ray cluster at {where.address}" if where.address else ""))
+          f"{args.results}, reused where it is the same trial), {at_a_time}, {spread.threads_per_run()} thread(s) "
+          f"each" + (f", on the Ray cluster at {spread.address}" if spread.address else ""))
     Path(args.results).parent.mkdir(parents=True, exist_ok=True)
     runs = [Run(f"{name} seed {seed}", run_trial, (name, seed, device.type, lines),
                 Path(args.out) / f"{name}-seed{seed}", quiet=True) for name, seed, lines in todo]
     try:
-        where.check_device(device)
-        failures = run_all(runs, data, where,
+        spread.check_device(device)
+        failures = run_all(runs, data, spread,
                            done=lambda run, outcome: finish(run, outcome, args.results, args.save_teacher))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

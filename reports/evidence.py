@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from reports.hold_rates import fitted_hold_rate, margin, wilson
 from trainer.paths import ROOT
+from trainer.provenance import model_sha256
 from trainer.recipe import SCHEMA, complete
-from trainer.records import model_sha256
 from trainer.types import RunRecord, TrialLine
-from trainer.verdict import accuracy_holds, fitted_hold_rate, margin, min_last, wilson
+from trainer.verdict import accuracy_holds, min_last
 
 MODELS = ("model1", "model2", "model3", "model4")
 Runs = dict[tuple[str, str], list[RunRecord]]  # (model, device) -> its records, as load_runs groups them

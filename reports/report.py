@@ -19,6 +19,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from lab.trials import load_trials
+from reports import charts
 from reports.evidence import (
     MODELS,
     cpu_type,
@@ -41,21 +43,16 @@ from reports.evidence import (
     spread,
     todays_net,
 )
+from reports.hold_rates import fitted_hold_rate, margin, wilson
 from reports.research_pages import all_sweeps, frontier_blocks, sweep_passes, trials_blocks
 from reports.run_log import log_block
 from reports.speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
 from trainer import plots
-from trainer.records import load_trials, model_sha256, summary_of
-from trainer.verdict import (
-    LAST_EPOCHS,
-    accuracy_holds,
-    fitted_hold_rate,
-    margin,
-    min_last,
-    wilson,
-)
+from trainer.provenance import model_sha256
+from trainer.records import summary_of
+from trainer.verdict import LAST_EPOCHS, accuracy_holds, min_last
 
-# search.py's results files in results/, each with the screens and fresh sweeps of its own rule (a fifth push
+# The search's results files in results/, each with the screens and fresh sweeps of its own rule (a fifth push
 # file apart, since its rule fixed its own CPU type); results/search-again.jsonl holds trials run again elsewhere.
 TRIAL_FILES = ("search.jsonl", "fifth-push.jsonl", "sixth-push.jsonl")
 # The write-up this project grew from, as far as it identifies itself (its title; it names no author, date or
@@ -359,13 +356,13 @@ def write_pictures(runs, trials, assets, images):
             group = [r for r in runs.get((model, device), []) if today(r) and is_fresh(r)]
             if len(group) > 1:
                 seeds = seed_text(sorted(r["seed"] for r in group))
-                plots.plot_seeds(f"{model}, {shown['params']:,} params{shifted_words(shown)}, seeds {seeds}", group,
+                charts.plot_seeds(f"{model}, {shown['params']:,} params{shifted_words(shown)}, seeds {seeds}", group,
                                  assets / f"{model}{suffix}-seeds.png")
                 made.add(f"{model}{suffix}-seeds.png")
     named = {net_name(runs, model, shown_run(runs, model)): model for model in MODELS if shown_run(runs, model)}
     sweeps = all_sweeps(runs, trials)
     if sweeps:
-        plots.plot_frontier([r for r in trials if not is_fresh(r)], sweeps, named, assets / "frontier.png",
+        charts.plot_frontier([r for r in trials if not is_fresh(r)], sweeps, named, assets / "frontier.png",
                             sweep_passes(runs, trials))
         made.add("frontier.png")
     for stale in set(p.name for p in assets.glob("*.png")) - made:

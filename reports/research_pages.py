@@ -1,4 +1,4 @@
-"""docs/frontier.md's and docs/trials.md's blocks, from the committed runs and search.py's trials: the chance of
+"""docs/frontier.md's and docs/trials.md's blocks, from the committed runs and the search's trials: the chance of
 holding the target by net size, the levers against their yardsticks, tuning seeds against fresh ones, and every
 trial and model file's sweep."""
 import difflib
@@ -29,8 +29,9 @@ from reports.evidence import (
     teacher_text,
     todays_net,
 )
+from trainer.provenance import model_sha256
 from trainer.recipe import SCHEMA, complete
-from trainer.records import describe_commit, model_sha256, summary_lines, summary_of
+from trainer.records import describe_commit, summary_lines, summary_of
 from trainer.verdict import accuracy_holds, min_last
 
 # The nets the pushes screened levers on, the first (the yardstick of the fourth and fifth pushes) first, the
@@ -67,7 +68,7 @@ def trial_sweeps(trials):
 
 
 def all_sweeps(runs, trials):
-    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (search.py). A
+    """Every fresh-seed sweep on the CPU: the model files' (train.py) and the trial nets' (the search's). A
     trial net's seeds that a model file's sweep repeats to the last digit (the same net, seeds and
     numbers) stand once, under the model's name."""
     models = model_sweeps(runs)
@@ -271,7 +272,7 @@ def levers_table(trials):
 
 
 def frontier_blocks(runs, trial_files, again, others):
-    """docs/frontier.md's blocks. trial_files: the rows of each results file of search.py (each chose its
+    """docs/frontier.md's blocks. trial_files: the rows of each results file of the search (each chose its
     own finalists); again: trials run again on another CPU type, which the lever table sets side by side."""
     trials = [row for rows in trial_files for row in rows]
     return {"frontier": frontier_table(all_sweeps(runs, trials), sweep_passes(runs, trials)),
@@ -358,7 +359,7 @@ def trials_table(trials, question):
 
 
 def trial_log_table(rows):
-    """Markdown: one row per variant of a search.py console log, every seed's lowest of the last 5 epochs."""
+    """Markdown: one row per variant of a console log of the search, every seed's lowest of the last 5 epochs."""
     lines = ["| variant | params | lowest of last 5, by seed | mean | met |", "| --- | ---: | --- | ---: | ---: |"]
     for name, group in group_trials(rows).items():
         lowest = [r["min_last"] for r in group]

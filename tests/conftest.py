@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
+import trainer
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data"
 # The files a student copies beside a model file into a notebook's folder to get `fit` and the model's own
-# recipe (the README's "Take the trainer with you" names the same).
-TRAVEL = ["data.py", "trainer/__init__.py", "trainer/engine.py", "trainer/paths.py", "trainer/plots.py",
-          "trainer/recipe.py", "trainer/specnets.py", "trainer/verdict.py"]
+# recipe: the trainer's one constant, which the README's "Use it in a notebook" and the notebook name too.
+TRAVEL = list(trainer.TRAVEL)
 
 
 def copy_of_the_code(repo, *models):

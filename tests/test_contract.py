@@ -10,7 +10,7 @@ import torch
 
 import train
 from conftest import ROOT, copy_of_the_code, without_seconds
-from trainer import engine, records
+from trainer import engine, provenance
 from trainer.recipe import SCHEMA, RecipeError, complete
 
 GOOD = (ROOT / "model3.py").read_text()  # a plain forward pass: each case below edits one line of it
@@ -66,15 +66,16 @@ def test_recipe_flags_reach_the_recipe(tiny_mnist, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("setting,message", [
-    ("lr=O.1", "the flags: lr must be a number of zero or more, not 'O.1'"),
-    ("augment_fade=7", "the flags: augment_fade must be [first, last] epochs, or null, not 7"),
-    ("epochs=0", "the flags: epochs must be a whole number above zero, not 0"),
+    ("lr=O.1", "RECIPE with the flags' lr: lr must be a number of zero or more, not 'O.1'"),
+    ("augment_fade=7",
+     "RECIPE with the flags' augment_fade: augment_fade must be [first, last] epochs, or null, not 7"),
+    ("epochs=0", "RECIPE with the flags' epochs: epochs must be a whole number above zero, not 0"),
 ])
 def test_a_recipe_value_of_the_wrong_kind_is_refused_in_one_line(setting, message, tiny_mnist, capsys):
     code = train.main(["--model", "model4", "--set", setting, "--data-dir", str(tiny_mnist), "--dry-run",
                        "--device", "cpu", "--no-download"])
     err = capsys.readouterr().err
-    assert code == 1 and err == f"error: {message}\n"
+    assert code == 1 and err == f"error: {ROOT / 'model4.py'}: {message}\n"
 
 
 def test_the_schema_refuses_unknown_keys_and_fills_defaults():
@@ -111,7 +112,7 @@ def test_recipe_help_lists_every_key(capsys):
 
 
 def test_the_cpu_type_is_part_of_a_runs_identity():
-    where = records.provenance(ROOT / "model3.py", torch.device("cpu"))
+    where = provenance.provenance(ROOT / "model3.py", torch.device("cpu"))
     assert where["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     info = Path("/proc/cpuinfo")
     if info.is_file():  # the CPU's name, family and model, as the OS tells them (Linux)
@@ -125,17 +126,17 @@ def test_the_cpu_type_is_part_of_a_runs_identity():
     # whatever CPU runs the test.
     other_capability = f"NOT-{where['cpu_capability']}"
     saved = {"seed": 1, "recipe": {"lr": 0.1}, "provenance": {**where, "cpu_capability": other_capability}}
-    why = records.saved_run_differs(saved, {"lr": 0.1}, 1, where)
+    why = provenance.saved_run_differs(saved, {"lr": 0.1}, 1, where)
     assert why == f"the CPU's vector instructions changed ({other_capability}, now {where['cpu_capability']})"
     other_model = {**saved, "provenance": {**where, "device_name": f"{where['device_name']}, another stepping"}}
-    assert records.saved_run_differs(other_model, {"lr": 0.1}, 1, where).startswith("the device changed")
-    assert records.saved_run_differs({**saved, "provenance": where}, {"lr": 0.1}, 1, where) is None
+    assert provenance.saved_run_differs(other_model, {"lr": 0.1}, 1, where).startswith("the device changed")
+    assert provenance.saved_run_differs({**saved, "provenance": where}, {"lr": 0.1}, 1, where) is None
 
 
 def test_batchnorm_momentum_from_the_recipe(tiny_mnist):
     import model4
     from data import load_mnist
-    training = engine.Training(model4.Net, {**model4.RECIPE, "bn_momentum": 0.05},
+    training = engine.Training(model4.Net, complete({**model4.RECIPE, "bn_momentum": 0.05}),
                                load_mnist(tiny_mnist, download=False), 1)
     norms = [m for m in training.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     assert norms and all(m.momentum == 0.05 for m in norms)
@@ -153,7 +154,8 @@ def test_checking_a_net_before_training_changes_nothing_of_the_run(tiny_mnist, m
     monkeypatch.setattr(engine, "check_net", lambda *args, **kwargs: None)
     unchecked = engine.fit(model2.Net, recipe, data, 3, engine.Options(progress=False))
     assert without_seconds(checked.metrics) == without_seconds(unchecked.metrics)
-    assert all(torch.equal(a, b) for a, b in zip(checked.weights().values(), unchecked.weights().values()))
+    assert all(torch.equal(a, b) for a, b in zip(checked.saved()["model_state"].values(),
+                                                 unchecked.saved()["model_state"].values()))
 
 
 def test_fit_refuses_a_net_of_raw_scores_before_it_trains(tiny_mnist, capsys):
@@ -175,3 +177,31 @@ def test_fit_refuses_a_net_of_raw_scores_before_it_trains(tiny_mnist, capsys):
 def test_the_fourth_pushs_recipe_keys_are_checked(recipe, message):
     with pytest.raises(RecipeError, match=message):
         complete(recipe)
+
+
+def test_a_comment_or_a_docstring_leaves_the_training_codes_hash_alone(tmp_path, monkeypatch):
+    """The hash that decides whether a saved run is today's experiment is taken over the code's tokens: a
+    comment or a docstring costs no rerun, while a changed number of the code changes the hash."""
+    from trainer import provenance
+    code = (ROOT / "trainer" / "recipe.py").read_text()
+    edits = {"a comment": code.replace("\nSCHEDULES = ", "\n# a comment\nSCHEDULES = ", 1),
+             "a docstring": code.replace('    """Each value of the kind', '    """Checked: each value of the kind', 1),
+             "a number": code.replace('"epochs": (15,', '"epochs": (16,', 1)}
+    hashes = {}
+    for what, text in {"as it is": code, **edits}.items():
+        assert what == "as it is" or text != code, what
+        (tmp_path / "recipe.py").write_text(text)
+        hashes[what] = provenance.code_tokens(tmp_path / "recipe.py")
+    assert hashes["a comment"] == hashes["a docstring"] == hashes["as it is"] != hashes["a number"]
+
+
+def test_a_busy_machine_is_said_before_a_run_trains(monkeypatch):
+    from trainer import provenance
+    monkeypatch.setattr(provenance, "machine_load", lambda: {"load": [2.0, 2.0, 2.0], "cores": 2})
+    line = provenance.busy_machine(2)
+    assert line.startswith("warning: this machine is busy (load 2.0 on 2 cores)") and "--threads 1" in line
+    assert provenance.busy_machine(0) is None  # a run that asks for no more than what is free
+    monkeypatch.setattr(provenance, "machine_load", lambda: {"load": [0.1, 0.1, 0.1], "cores": 2})
+    assert provenance.busy_machine(2) is None
+    monkeypatch.setattr(provenance, "machine_load", lambda: None)
+    assert provenance.busy_machine(2) is None

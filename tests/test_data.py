@@ -158,8 +158,7 @@ def test_augmentation_strength_scales_it_and_zero_turns_it_off():
 
     def epoch(strength, **augment):
         loader = TensorLoader(images, labels, 8, shuffle=True, seed=4, **augment)
-        loader.strength = strength
-        xs, ys = zip(*loader)
+        xs, ys = zip(*loader.batches(strength))
         return torch.cat(xs), torch.cat(ys)
     plain, order = epoch(1.0)
     full, full_order = epoch(1.0, rotate=12.0, translate=0.1)
@@ -195,5 +194,6 @@ def test_elastic_distortion_moves_pixels_smoothly_and_leaves_other_draws_alone()
     fields = data.elastic_fields(1000, torch.Generator().manual_seed(0), 2.0)
     assert fields.abs().max() <= 2 * 2.0 / 28 and fields.abs().max() > 0.9 * 2 * 2.0 / 28
     faded = TensorLoader(images, labels, 64, shuffle=True, elastic=2.0, seed=5)
-    faded.strength = 0.0  # faded out: the images as they are, in the order an unaugmented loader draws
-    assert torch.equal(next(iter(faded))[0], next(iter(TensorLoader(images, labels, 64, shuffle=True, seed=5)))[0])
+    # faded out: the images as they are, in the order an unaugmented loader draws
+    unaugmented = TensorLoader(images, labels, 64, shuffle=True, seed=5)
+    assert torch.equal(next(faded.batches(0.0))[0], next(iter(unaugmented))[0])

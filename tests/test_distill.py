@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from data import load_mnist
 from lab import search
-from trainer import engine
+from trainer import engine, specnets
 from trainer.recipe import complete
 from trainer.specnets import SpecNet
 
@@ -20,7 +20,7 @@ def write_teacher(tmp_path, spec="8k,P,10"):
 
 def test_a_teacher_file_is_read_as_data_into_a_frozen_net(tmp_path):
     path, net = write_teacher(tmp_path)
-    teacher = engine.load_teacher(str(path), torch.device("cpu"))
+    teacher = specnets.load_teacher(str(path), torch.device("cpu"))
     x = torch.randn(4, 1, 28, 28)
     assert torch.equal(teacher(x), net(x))
     assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
@@ -28,15 +28,15 @@ def test_a_teacher_file_is_read_as_data_into_a_frozen_net(tmp_path):
 
 def test_a_missing_or_foreign_teacher_is_one_line(tmp_path):
     with pytest.raises(engine.UserError, match="does not exist"):
-        engine.load_teacher(str(tmp_path / "nowhere.pt"), torch.device("cpu"))
+        specnets.load_teacher(str(tmp_path / "nowhere.pt"), torch.device("cpu"))
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(engine.UserError, match="not a teacher's weights file .KeyError"):
-        engine.load_teacher(str(tmp_path / "other.pt"), torch.device("cpu"))
+        specnets.load_teacher(str(tmp_path / "other.pt"), torch.device("cpu"))
     path, _ = write_teacher(tmp_path)
     saved = torch.load(path, weights_only=True)
     torch.save({**saved, "spec": "8k,P,12"}, path)
     with pytest.raises(engine.UserError, match="do not fit the teacher's net"):
-        engine.load_teacher(str(path), torch.device("cpu"))
+        specnets.load_teacher(str(path), torch.device("cpu"))
 
 
 def test_the_soft_loss_is_hintons():
@@ -55,14 +55,14 @@ def test_the_soft_loss_is_hintons():
 def test_the_teacher_sees_the_augmented_batch_the_student_trains_on(tiny_mnist, tmp_path, monkeypatch):
     path, _ = write_teacher(tmp_path)
     seen = {"student": [], "teacher": []}
-    load = engine.load_teacher
+    load = specnets.load_teacher
 
     def spying_teacher(*args):
         teacher = load(*args)
         teacher.register_forward_pre_hook(lambda module, inputs: seen["teacher"].append(inputs[0].clone()))
         return teacher
 
-    monkeypatch.setattr(engine, "load_teacher", spying_teacher)
+    monkeypatch.setattr(specnets, "load_teacher", spying_teacher)
     student = SpecNet("8k,P,10")
     student.register_forward_pre_hook(lambda module, inputs: seen["student"].append(inputs[0].clone())
                                       if module.training else None)
@@ -83,7 +83,7 @@ def test_a_teacher_variant_is_saved_as_a_teacher_file(tmp_path, monkeypatch):
            "seconds_per_epoch": 2.5, "device_name": "cpu", "threads": 1, "git_commit": "abc"}
     search.save_teacher(row, tmp_path)
     saved = tmp_path / "teachers" / "teacher-x-seed1.pt"
-    teacher = engine.load_teacher(str(saved), torch.device("cpu"))
+    teacher = specnets.load_teacher(str(saved), torch.device("cpu"))
     x = torch.randn(2, 1, 28, 28)
     assert torch.equal(teacher(x), net.eval()(x))
     assert torch.load(saved, weights_only=True)["train_seconds"] == 5.0

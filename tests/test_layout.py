@@ -1,10 +1,13 @@
-"""The repository's shape: imports run one way (the reports and the lab -> the trainer -> data.py), the
+"""The repository's shape: imports run one way (the reports -> the lab -> the trainer -> data.py), the
 trainer travels with a model file into an empty folder, and a single run imports only what it uses."""
 import ast
+import io
 import json
+import pathlib
 import re
 import subprocess
 import sys
+import tokenize
 
 import pytest
 
@@ -16,7 +19,7 @@ MAY_IMPORT = {
     "trainer": {"data"},
     "train": {"data", "trainer"},  # the CLI: nothing imports it
     "lab": {"data", "trainer"},
-    "reports": {"data", "trainer"},
+    "reports": {"data", "trainer", "lab"},  # the reports render the lab's results, read by the lab's reader
     "tests": {"data", "trainer", "train", "lab", "reports", "conftest"},
 }
 
@@ -77,6 +80,54 @@ def test_each_package_says_what_it_does_and_may_import():
     for package in ("trainer", "lab", "reports"):
         doc = ast.get_docstring(ast.parse((ROOT / package / "__init__.py").read_text()))
         assert doc and "Imports:" in doc, package
+
+
+def code_lines(path):
+    """How many lines of a file hold code: blank lines, comments and docstrings left out."""
+    text = path.read_text()
+    docstrings = {(node.body[0].lineno, node.body[0].col_offset) for node in ast.walk(ast.parse(text))
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+                  and isinstance(node.body[0].value.value, str)}
+    layout = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+              tokenize.ENDMARKER)
+    return len({row for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                if token.type not in layout and not (token.type == tokenize.STRING and token.start in docstrings)
+                for row in range(token.start[0], token.end[0] + 1)})
+
+
+def test_the_files_that_travel_are_few_and_hold_only_what_trains():
+    """At most 5 files and 700 lines of code, and none of the reports' statistics, charts of many seeds or
+    trial reuse (the reports and the lab hold those)."""
+    assert len(TRAVEL) <= 5
+    lines = {name: code_lines(ROOT / name) for name in TRAVEL}
+    assert sum(lines.values()) <= 700, lines
+    defined = {node.name for name in TRAVEL for node in ast.walk(ast.parse((ROOT / name).read_text()))
+               if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    assert not defined & {"wilson", "fitted_hold_rate", "margin", "seeds_figure", "frontier_figure",
+                          "trial_differs", "load_trials"}
+
+
+def test_the_files_that_travel_are_what_fit_imports():
+    """trainer.TRAVEL is both the travel set and the training code every record hashes: a fit (with the
+    weight average, the augmentation, but no teacher) imports exactly those of the project's files."""
+    script = """import json, sys
+from trainer.engine import fit
+ours = sorted(module.__file__ for name, module in sys.modules.items()
+              if name.split(".")[0] in ("data", "trainer", "train", "lab", "reports"))
+print(json.dumps(ours))"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    imported = sorted(str(pathlib.Path(path).relative_to(ROOT)) for path in json.loads(result.stdout))
+    assert imported == sorted(TRAVEL), result.stderr
+
+
+def test_no_function_is_over_60_lines():
+    long = [(str(path.relative_to(ROOT)), node.name, node.end_lineno - node.lineno + 1)
+            for path in project_files() + sorted(ROOT.glob("model*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60
+            and not path.name.startswith("test_")]
+    assert long == []
 
 
 def test_the_readme_names_the_files_that_travel():

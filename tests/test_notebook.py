@@ -1,7 +1,10 @@
 """notebook.ipynb, executed in a fresh kernel as a student would run it: tiny MNIST, one epoch each."""
+import json
+import re
+
 import pytest
 
-from conftest import ROOT, copy_of_the_travel_files
+from conftest import ROOT, TRAVEL, copy_of_the_travel_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebook]
 
@@ -87,3 +90,10 @@ def test_outside_the_repository_the_first_cell_clones_it(tmp_path):
     clone = tmp_path / ROOT.name
     assert (clone / "train.py").is_file()
     assert str(clone / "train.py") in outputs(probe)[0].splitlines()
+
+
+def test_the_notebooks_first_cell_names_the_files_that_travel():
+    """The files named there are trainer.TRAVEL, no more and no fewer."""
+    first = "".join(json.loads((ROOT / "notebook.ipynb").read_text())["cells"][0]["source"])
+    named = set(re.findall(r"`((?:trainer/)?\w+\.py)`", first))
+    assert named == set(TRAVEL), named

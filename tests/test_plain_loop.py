@@ -29,12 +29,17 @@ def test_runs_train_once_per_machine_and_are_written_where_asked(tiny_mnist, tmp
     row = json.loads(results.read_text())
     assert row["model"] == "model4" and row["seed"] == 5 and row["recipe"] == plain_loop.PLAIN
     assert len(row["test_accuracy"]) == 15 and row["threads"] == 1
-    assert row["params"] == plain_loop.count_params(plain_loop.load_experiment("model4")[0].Net())
+    assert row["params"] == plain_loop.count_params(plain_loop.load_experiment("model4").make_net())
     plain_loop.main(argv)
     assert "0 runs to do (1 already in" in capsys.readouterr().out
     assert plain_loop.pending(["model4"], [5], results, threads=2) == [("model4", 5)]  # another thread count
     results.write_text(json.dumps({**row, "device_name": "another CPU"}) + "\n")
     assert plain_loop.pending(["model4"], [5], results, threads=1) == [("model4", 5)]
+    # Another training code, or another device, trains again: the plain loop reuses by the trainer's one rule
+    # (its own list lacked both, and reused its old lines after the training code changed).
+    for other in ({"code_sha256": "0" * 64}, {"device": "cuda"}):
+        results.write_text(json.dumps({**row, **other}) + "\n")
+        assert plain_loop.pending(["model4"], [5], results, threads=1) == [("model4", 5)], other
 
 
 def test_an_unknown_model_is_refused_with_the_valid_names(capsys):

@@ -101,12 +101,12 @@ class TestACluster:
         monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-cluster's")
         assert train.main(command) == 1
         assert capsys.readouterr().err == (f"error: the Ray cluster at {address} refused the token in RAY_AUTH_TOKEN: "
-                                           f"{sweeps.PUT_TOKEN}\n")
+                                           f"{sweeps.TOKEN_ADVICE}\n")
         monkeypatch.delenv("RAY_AUTH_TOKEN")
         monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "no-such-file"))
         assert train.main(command) == 1
         assert capsys.readouterr().err == (f"error: the Ray cluster at {address} demands a token and this machine has "
-                                           f"none: {sweeps.PUT_TOKEN}\n")
+                                           f"none: {sweeps.TOKEN_ADVICE}\n")
 
     def test_that_starts_no_run_in_time_ends_the_sweep_in_one_line(self, token_cluster, tiny_mnist, tmp_path,
                                                                    monkeypatch, capsys):
@@ -129,9 +129,9 @@ class TestACluster:
         data = load_mnist(tiny_mnist, download=False)
         recipe = train.new_experiment(train.parse_args([*QUICK, "--epochs", "30"])).recipe
         names = {seed: f"dies-{os.getpid()}-seed{seed}" for seed in (1, 2)}  # scratch folders no other test shares
-        tasks = [sweeps.Run(f"model4 seed {seed}", runs.sweep_task, ("model4", recipe, seed, f"{seed}/2",
-                                                                     Options(progress=False), False, {}),
-                           tmp_path / names[seed]) for seed in (1, 2)]
+        tasks = [sweeps.Run(f"model4 seed {seed}", runs.sweep_task,
+                            (runs.SeedTask("model4", recipe, seed, f"{seed}/2", Options(progress=False), False, {}),),
+                            tmp_path / names[seed]) for seed in (1, 2)]
 
         def remove_a_node_mid_run():  # each node has one CPU: with both runs going, each node holds one of them
             deadline = time.time() + 120
@@ -144,7 +144,7 @@ class TestACluster:
         killer = threading.Thread(target=remove_a_node_mid_run)
         done = []
         killer.start()
-        failures = sweeps.run_all(tasks, data, sweeps.Where(address=cluster.address, threads=1),
+        failures = sweeps.run_all(tasks, data, sweeps.Spread(address=cluster.address, threads=1),
                                   done=lambda run, record: done.append(record))
         killer.join()
         assert failures == 0 and sorted(record["seed"] for record in done) == [1, 2]
@@ -200,7 +200,7 @@ def local_ray():
     """One local instance (2 CPUs, as --jobs 2 --threads 1 starts) for the tests below: sweeps use a Ray
     this process has started already, so it starts once for all of them. The tests that start their own
     (a cluster, a subprocess) come first in this file, before it."""
-    started = sweeps.start_ray(sweeps.Where(jobs=2, threads=1))
+    started = sweeps.start_ray(sweeps.Spread(jobs=2, threads=1))
     yield started
     started.shutdown()
 
@@ -242,7 +242,7 @@ def test_a_local_instance_listens_on_loopback_only_and_demands_a_token_it_made_f
     (which Ray would make readable by every user) is named but missing."""
     script = """import json, os, psutil
 from trainer import sweeps
-ray = sweeps.start_ray(sweeps.Where(jobs=1, threads=1))
+ray = sweeps.start_ray(sweeps.Spread(jobs=1, threads=1))
 ours = {proc.pid for proc in psutil.Process().children(recursive=True)}
 gcs = ray.get_runtime_context().gcs_address
 print(json.dumps({"nodes": [node["NodeManagerAddress"] for node in ray.nodes()], "gcs": gcs,
@@ -271,3 +271,15 @@ def test_a_run_that_fails_by_its_own_fault_is_reported_once_and_not_retried(loca
     for seed in (1, 2):
         assert captured.out.count(f"model4 seed {seed}: stopped: model4 seed {seed}, epoch 1: the loss became") == 1
         assert (tmp_path / f"model4-seed{seed}" / "log.txt").read_text().count("EPOCH: 1") == 1  # not retried
+
+
+def test_every_private_name_of_ray_that_the_sweeps_use_is_there():
+    """Ray has no public API for these (trainer/sweeps.py, RAY_PRIVATE): each is reached only through
+    ray_private, so that a Ray that drops one fails here, by name, rather than mid-sweep."""
+    for name in sweeps.RAY_PRIVATE:
+        assert sweeps.ray_private(name) is not None, name
+    with pytest.raises(ValueError, match="not among RAY_PRIVATE"):
+        sweeps.ray_private("ray._private.worker.global_worker")
+    source = (ROOT / "trainer" / "sweeps.py").read_text()
+    outside = re.findall(r"ray\._\w+(?:\.\w+)*", source.split("RAY_PRIVATE = (")[1].split("def ray_private")[1])
+    assert set(outside) <= set(sweeps.RAY_PRIVATE), outside  # no private name but through ray_private

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import train
-from reports import cli, evidence, report, research_pages, run_log, speed_page
-from trainer import plots, records, runs, verdict
+from reports import charts, cli, evidence, hold_rates, report, research_pages, run_log, speed_page
+from trainer import plots, provenance, records, runs, verdict
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -63,7 +63,7 @@ def test_confusion_matrix_and_mistakes():
 
 def test_a_failing_plot_never_breaks_a_run(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(plots, "save_run_plots", lambda *a: (_ for _ in ()).throw(RuntimeError("no fonts")))
-    runs.save_plots({}, torch.zeros(1, 28, 28), tmp_path)
+    runs.save_pictures({}, torch.zeros(1, 28, 28), tmp_path)
     assert capsys.readouterr().out == "Plots skipped (RuntimeError: no fonts)\n"
 
 
@@ -83,7 +83,7 @@ def test_labels_pushed_apart_cover_neither_each_other_nor_a_marker():
     heap = [(0, 0, 30, 10), (5, 2, 35, 12), (10, -3, 40, 7), (2, -1, 32, 9)]
     alone = (100, 0, 130, 10)
     marker = (12, -14, 20, -6)  # just below the heap: the labels pushed down must skip it
-    shifts = plots.push_apart(heap + [alone], [marker], pad=1)
+    shifts = charts.push_apart(heap + [alone], [marker], pad=1)
     moved = [(x0, y0 + dy, x1, y1 + dy) for (x0, y0, x1, y1), dy in zip(heap + [alone], shifts)]
     for i, box in enumerate(moved):
         assert not any(overlap(box, other) for other in moved[i + 1:] + [marker]), box
@@ -103,7 +103,7 @@ def test_the_seeds_chart_names_every_miss_apart_and_says_what_it_pools():
     where = {**{s: ("CPU A", 1) for s in range(6001, 6011)}, **{s: ("CPU B", 1) for s in range(6011, 6021)},
              **{s: ("CPU B", 2) for s in range(6021, 6031)}, **{s: ("CPU C", 2) for s in range(6031, 6041)}}
     runs = [seed_run(s, misses.get(s, 99.42 + s % 7 / 100), *where[s]) for s in sorted(where, reverse=True)]
-    fig = plots.seeds_figure("net, 4,820 params, seeds 6001–6040", runs)
+    fig = charts.seeds_figure("net, 4,820 params, seeds 6001–6040", runs)
     ax = fig.axes[0]
     assert sorted(t.get_text() for t in ax.texts) == [str(s) for s in sorted(misses)]
     boxes = drawn_text_boxes(fig, ax)
@@ -113,18 +113,18 @@ def test_the_seeds_chart_names_every_miss_apart_and_says_what_it_pools():
     assert legend[:3] == ["CPU A: 9/10 held", "CPU B: 19/20 held", "CPU C: 7/10 held"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["6001–6010\n1 CPU thread", "6011–6020\n1 CPU thread",
                                                            "6021–6030\n2 CPU threads", "6031–6040\n2 CPU threads"]
-    plots._pyplot().close(fig)
-    fig = plots.seeds_figure("net, seeds 1001–1010", [seed_run(s, 99.45, "CPU A") for s in range(1001, 1011)])
+    plots.pyplot().close(fig)
+    fig = charts.seeds_figure("net, seeds 1001–1010", [seed_run(s, 99.45, "CPU A") for s in range(1001, 1011)])
     assert fig.axes[0].get_title() == "net, seeds 1001–1010, on CPU A: target met on 10/10"
     assert not fig.axes[0].texts and "missed" not in " ".join(t.get_text() for t in fig.legends[0].get_texts())
-    plots._pyplot().close(fig)
+    plots.pyplot().close(fig)
 
 
 def test_the_frontier_keeps_crowded_labels_apart_and_draws_the_goal_where_it_is():
     def sweep(held):
         return {seed: 99.45 if seed - 5000 < held else 99.35 - seed % 3 / 100 for seed in range(5000, 5010)}
     sweeps = {("a", 3918): sweep(5), ("b", 3932): sweep(5), ("c", 3932): sweep(3), ("model4", 4820): sweep(9)}
-    fig = plots.frontier_figure([{"params": 3918, "min_last": 99.3}], sweeps, {"model4"})
+    fig = charts.frontier_figure([{"params": 3918, "min_last": 99.3}], sweeps, {"model4"})
     chance = fig.axes[0]
     assert sorted(t.get_text() for t in chance.texts) == ["3/10", "5/10", "5/10", "9/10"]
     boxes = drawn_text_boxes(fig, chance)
@@ -133,7 +133,7 @@ def test_the_frontier_keeps_crowded_labels_apart_and_draws_the_goal_where_it_is(
     assert [85, 85] in levels and [90, 90] not in levels
     goal = next(t.get_text() for t in fig.legends[0].get_texts() if t.get_text().startswith("the goal"))
     assert "at most 4,000 params" in goal and "85% or more" in goal and "18 of 20" in goal
-    plots._pyplot().close(fig)
+    plots.pyplot().close(fig)
 
 
 def fake_run(runs, model, seed, accuracies, params=5000, folder=None, device="cpu", threads=2, **extra):
@@ -392,9 +392,9 @@ def test_a_model_sweep_that_repeats_a_trial_sweep_stands_once(tmp_path):
 
 
 def test_hold_rates_carry_their_95_percent_interval():
-    assert [round(x, 3) for x in verdict.wilson(9, 10)] == [0.596, 0.982]
-    assert [round(x, 3) for x in verdict.wilson(10, 10)] == [0.722, 1.0]
-    assert [round(x, 3) for x in verdict.wilson(0, 10)] == [0.0, 0.278]
+    assert [round(x, 3) for x in hold_rates.wilson(9, 10)] == [0.596, 0.982]
+    assert [round(x, 3) for x in hold_rates.wilson(10, 10)] == [0.722, 1.0]
+    assert [round(x, 3) for x in hold_rates.wilson(0, 10)] == [0.0, 0.278]
     assert evidence.held([99.40, 99.39, 99.45]) == "2/3 (21–94%)"
 
 
@@ -428,7 +428,7 @@ def test_a_model_docstrings_result_is_the_records_and_report_keeps_it_so(tmp_pat
         "results", "single-pass", "run-times", "reference", "alone", "model4-result", "model4-log")})
     (root / "model4.py").write_text('"""Model.\n\nResult (old numbers\n99.99%).\n\nAnalysis.\n"""\n')
     run = fake_run(results / "runs", "model4", 1, [99.0] * 10 + [99.41, 99.42, 99.45, 99.40, 99.44], params=4000)
-    run["provenance"]["model_sha256"] = records.model_sha256(root / "model4.py")  # a run of today's code
+    run["provenance"]["model_sha256"] = provenance.model_sha256(root / "model4.py")  # a run of today's code
     (results / "runs" / "model4-seed1" / "metrics.json").write_text(json.dumps(run))
     assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 1
     assert cli.main(["--results", str(results), "--root", str(root)]) == 0
@@ -464,7 +464,7 @@ def test_a_model_files_summary_pools_every_fresh_seed_of_its_net(tmp_path, capsy
     assert (pooled["params"], pooled["runs"], pooled["target_met"]) == (4000, 4, 3)
     assert [row["threads"] for row in pooled["seeds"]] == [1, 1, 2, 2] and "threads" not in pooled["provenance"]
     fit = pooled["hold_rate_from_margins"]
-    assert fit["low"] <= fit["rate"] <= fit["high"] and pooled["target_met_interval"] == list(verdict.wilson(3, 4))
+    assert fit["low"] <= fit["rate"] <= fit["high"] and pooled["target_met_interval"] == list(hold_rates.wilson(3, 4))
     assert "Fresh seeds 6001–6002, 6031–6032: target met on 3/4" in (root / "README.md").read_text()
     assert json.loads((runs / "model4-6908-summary.json").read_text())["runs"] == 2
     assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 0
@@ -474,11 +474,11 @@ def test_a_nets_sweeps_show_one_hash_for_its_code(tmp_path):
     """The hash under a model file's sweeps is its code's, the docstring aside, as the model file holds it."""
     (tmp_path / "model4.py").write_text('"""Result (one sweep).\n"""\nimport torch\n')
     groups = [[{"provenance": {"git_commit": "9c2368f02dcc"}}], [{"provenance": {"git_commit": "245c344aaaaa"}}]]
-    default_run = {"provenance": {"model_sha256": records.model_sha256(tmp_path / "model4.py")}}
+    default_run = {"provenance": {"model_sha256": provenance.model_sha256(tmp_path / "model4.py")}}
     line = research_pages.net_code_line("model4", groups, [default_run], tmp_path)
     (tmp_path / "model4.py").write_text('"""Result (two sweeps, rewritten by report.py).\n"""\nimport torch\n')
     assert research_pages.net_code_line("model4", groups, [default_run], tmp_path) == line
-    assert f"sha256 `{records.model_sha256(tmp_path / 'model4.py')[:12]}`" in line and "(9c2368f, 245c344;" in line
+    assert f"sha256 `{provenance.model_sha256(tmp_path / 'model4.py')[:12]}`" in line and "(9c2368f, 245c344;" in line
     (tmp_path / "model4.py").write_text('"""Another net."""\nimport torch.nn\n')  # no record ran this code
     assert research_pages.net_code_line("model4", groups, [default_run], tmp_path) == (
         "`model4.py` has changed since these sweeps: each ran the file at the commit its last line names "
@@ -565,7 +565,7 @@ def test_what_a_model_file_alone_reaches_stands_beside_what_fit_gives_it(tmp_pat
     assert "plain loop" not in report.result_text("model3", runs, tmp_path, [])
     assert report.alone_table(runs, [], tmp_path).startswith("No model file has run alone yet")
     (tmp_path / "model3.py").write_text('"""Docstring."""\nNET = 1\n')
-    today = {"model_sha256": records.model_sha256(tmp_path / "model3.py")}
+    today = {"model_sha256": provenance.model_sha256(tmp_path / "model3.py")}
     plain = [{**alone_run("model3", 1101, 99.41), **today},
              {**alone_run("model3", 1102, 99.31), "model_sha256": "an older net"}]
     assert report.alone_table(runs, plain, tmp_path).splitlines()[3].startswith(

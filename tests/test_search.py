@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import train
-from lab import search
-from trainer import experiments, records, specnets
+from lab import search, trials
+from trainer import experiments, provenance, records, specnets
 from trainer.engine import count_params
 from trainer.recipe import SCHEMA, complete
 from trainer.verdict import MAX_PARAMS
@@ -73,7 +73,7 @@ def test_trials_go_under_runs_and_a_line_is_reused_only_for_the_same_trial(tiny_
     assert search.main(argv) == 0
     assert "1 runs on cpu (0 with a line in runs/search/trials.jsonl" in capsys.readouterr().out
     [first] = lines_of(trials)
-    assert first["threads"] == 1 and first["model_sha256"] == records.model_sha256(search.SPECNETS)
+    assert first["threads"] == 1 and first["model_sha256"] == provenance.model_sha256(search.SPECNETS)
     assert search.main(argv) == 0
     assert f"{VARIANT} seed 1: reused, as runs/search/trials.jsonl has it" in capsys.readouterr().out
     assert len(lines_of(trials)) == 1
@@ -90,7 +90,7 @@ def test_trials_go_under_runs_and_a_line_is_reused_only_for_the_same_trial(tiny_
 
 def saved_line(**changes):
     """VARIANT's line for seed 1 as this machine, on the CPU, would write it now, with `changes`."""
-    expected = records.provenance(search.SPECNETS, torch.device("cpu"))
+    expected = provenance.provenance(search.SPECNETS, torch.device("cpu"))
     return {"variant": VARIANT, "seed": 1, "spec": search.VARIANTS[VARIANT][1],
             "recipe": search.variant_recipe(VARIANT), **{key: expected[key] for key in search.PROVENANCE_KEYS},
             **changes}
@@ -103,7 +103,7 @@ def saved_line(**changes):
     ({"recipe": {**search.variant_recipe(VARIANT), "lr": 0.05}}, "its recipe differs"),
     ({"spec": "8k,P,10,10,10,12"}, "its net differs (8k,P,10,10,10,12, now 8k,P,10,10,10,11)"),
     ({"model_sha256": "0" * 64}, "specnets.py changed (sha256 000000000000, now "),
-    ({"code_sha256": "0" * 64}, "the training code (trainer/engine.py, data.py, trainer/recipe.py) changed"),
+    ({"code_sha256": "0" * 64}, f"the training code ({', '.join(provenance.TRAINING_CODE)}) changed"),
     ({"torch": "1.0"}, "torch changed (1.0, now "),
     ({"device": "cuda"}, "the device changed (cuda, now cpu)"),
     ({"device_name": "another CPU"}, "the device changed (another CPU, now "),
@@ -112,9 +112,9 @@ def saved_line(**changes):
     ({"threads": 999}, "the thread count changed (999, now "),
 ])
 def test_a_trial_line_is_reused_by_train_pys_rules_for_a_run(changes, why):
-    assert {key for key, _ in records.SAME_EXPERIMENT} <= set(search.PROVENANCE_KEYS)  # a line records them all
-    expected = records.provenance(search.SPECNETS, torch.device("cpu"))
-    found = records.trial_differs(saved_line(**changes), search.VARIANTS[VARIANT][1], search.variant_recipe(VARIANT),
+    assert {key for key, _ in provenance.SAME_EXPERIMENT} <= set(search.PROVENANCE_KEYS)  # a line records them all
+    expected = provenance.provenance(search.SPECNETS, torch.device("cpu"))
+    found = trials.trial_differs(saved_line(**changes), search.VARIANTS[VARIANT][1], search.variant_recipe(VARIANT),
                                   1, expected)
     assert found is None if why is None else found.startswith(why)
 
@@ -122,14 +122,14 @@ def test_a_trial_line_is_reused_by_train_pys_rules_for_a_run(changes, why):
 def test_a_line_written_before_search_py_recorded_the_reuse_keys_is_never_reused():
     line = saved_line()
     del line["model_sha256"], line["cpu_capability"]
-    expected = records.provenance(search.SPECNETS, torch.device("cpu"))
-    assert records.trial_differs(line, line["spec"], line["recipe"], 1, expected) == \
-        "it records no model_sha256, cpu_capability (an older search.py wrote it)"
+    expected = provenance.provenance(search.SPECNETS, torch.device("cpu"))
+    assert trials.trial_differs(line, line["spec"], line["recipe"], 1, expected) == \
+        "it records no model_sha256, cpu_capability (an older search wrote it)"
 
 
 @pytest.mark.parametrize("model,variant", [("model3", "p7656-onecycle-ema"), ("model4", "p4820-tta-settled-fade-b64")])
 def test_model_files_are_the_nets_and_recipes_the_search_measured(model, variant):
-    module, recipe = experiments.load_experiment(model)
+    module, recipe = experiments.import_model_file(model), experiments.load_experiment(model).recipe
     spec_net = specnets.SpecNet(search.VARIANTS[variant][1])
     assert [p.shape for p in module.Net().parameters()] == [p.shape for p in spec_net.parameters()]
     assert recipe == search.variant_recipe(variant) == complete(module.RECIPE)

@@ -11,7 +11,7 @@ import torch
 
 import train
 from conftest import ROOT, ChildOutput, copy_of_the_code
-from trainer import records
+from trainer import provenance
 
 SWEEP = ["--model", "model3", "--seeds", "1,2", "--batch-size", "64", "--device", "cpu", "--no-download"]
 
@@ -71,10 +71,10 @@ def test_a_changed_model_file_is_trained_again_and_fresh_retrains_all(tiny_mnist
     docstring = sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1")
     assert docstring.stdout.count(": reused, finished in") == 2, "a docstring is no change of the experiment"
 
-    old_hash = records.model_sha256(repo / "model3.py")
+    old_hash = provenance.model_sha256(repo / "model3.py")
     with open(repo / "model3.py", "a") as model_file:
         model_file.write("# changed\n")
-    new_hash = records.model_sha256(repo / "model3.py")
+    new_hash = provenance.model_sha256(repo / "model3.py")
     changed = sweep(repo, tiny_mnist, tmp_path / "runs", "--epochs", "1")
     assert changed.returncode == 0, changed.stderr
     for seed, position in ((1, "1/2"), (2, "2/2")):
@@ -99,7 +99,7 @@ def test_runs_checkpoints_and_summaries_record_where_they_came_from(tiny_mnist, 
     summary = json.loads((tmp_path / "model3-summary.json").read_text())
     where = record["provenance"]
     assert checkpoint["provenance"] == where
-    assert where["model_sha256"] == records.model_sha256(ROOT / "model3.py") != \
+    assert where["model_sha256"] == provenance.model_sha256(ROOT / "model3.py") != \
         hashlib.sha256((ROOT / "model3.py").read_bytes()).hexdigest()
     assert len(where["code_sha256"]) == 64
     assert where["torch"] == torch.__version__ and where["threads"] == torch.get_num_threads()
@@ -126,3 +126,19 @@ def test_requirements_never_cap_torch():
     for package in ("torch", "torchvision"):
         spec = next(line for line in lines if line.startswith(package) and line[len(package)] in "<>=!~ ")
         assert ">=" in spec and "<" not in spec and "==" not in spec, spec
+
+
+def test_a_cluster_job_takes_the_teachers_but_leaves_runs_and_data_behind():
+    """Ray's excludes are gitignore patterns: no pattern may catch teachers/*.pt, which a distilled run reads on
+    its worker, while run outputs, data and results stay behind."""
+    import fnmatch
+
+    from trainer import sweeps
+
+    def left_behind(path):
+        parts = path.split("/")
+        return any(fnmatch.fnmatch(parts[-1], pattern) if "/" not in pattern.rstrip("/") and not pattern.endswith("/")
+                   else pattern.rstrip("/") in parts[:-1] for pattern in sweeps.LEFT_BEHIND)
+    teachers = [str(path.relative_to(ROOT)) for path in (ROOT / "teachers").glob("*.pt")]
+    assert teachers and not any(left_behind(path) for path in teachers)
+    assert all(left_behind(path) for path in ("runs/model3-seed1/model.pt", "data/MNIST/raw/x", "results/a.json"))

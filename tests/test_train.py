@@ -13,8 +13,8 @@ import torch
 
 import train
 from conftest import ROOT, ChildOutput, copy_of_the_code, without_seconds
-from data import load_mnist
-from trainer import engine, experiments, records, runs
+from data import TensorLoader, load_mnist
+from trainer import checkpoints, engine, experiments, records, runs
 from trainer.recipe import complete
 
 FAST = ["--batch-size", "64", "--device", "cpu", "--no-download"]
@@ -147,7 +147,7 @@ def test_failed_download_is_one_clear_message(tmp_path, monkeypatch, capsys):
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
-    records.save_atomic({"epoch": 1}, path)
+    checkpoints.save_atomic({"epoch": 1}, path)
 
     def broken_save(obj, f):
         with open(f, "wb") as handle:
@@ -155,7 +155,7 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
         raise OSError("disk full")
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        records.save_atomic({"epoch": 2}, path)
+        checkpoints.save_atomic({"epoch": 2}, path)
     assert torch.load(path, weights_only=True) == {"epoch": 1}
     assert list(tmp_path.iterdir()) == [path], "no temporary file left behind"
 
@@ -183,19 +183,19 @@ def test_resume_equals_uninterrupted(device, tiny_mnist, tmp_path, capsys, monke
     whole = metrics(tmp_path / "whole" / "model3-seed1")
 
     # Break the second run during epoch 2, as a Ctrl-C would.
-    real_test, calls = engine.test, []
+    real_test, calls = engine.evaluate, []
 
     def interrupted_test(*args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real_test(*args, **kwargs)
-    monkeypatch.setattr(engine, "test", interrupted_test)
+    monkeypatch.setattr(engine, "evaluate", interrupted_test)
     code, out, _ = short_run(capsys, tiny_mnist, tmp_path / "broken", device=device)
     checkpoint = tmp_path / "broken" / "model3-seed1" / "checkpoint.pt"
     assert code == 130
     assert f"The checkpoint of epoch 1 is {checkpoint}; continue with: python train.py --resume {checkpoint}" in out
-    monkeypatch.setattr(engine, "test", real_test)
+    monkeypatch.setattr(engine, "evaluate", real_test)
 
     code, out, _ = run_main(capsys, "--resume", str(checkpoint), "--device", device, "--no-download")
     assert code == 0 and "Resuming model3 seed 1 after epoch 1 of 3" in out
@@ -334,15 +334,13 @@ def test_augmentation_fades_by_epoch():
     assert engine.augment_strength(complete({}), 15) == 1.0
 
 
-def test_the_schedule_steps_every_batch():
-    model = torch.nn.Linear(2, 2)
-    recipe = complete({"lr": 0.1, "momentum": 0.9, "schedule": "cosine", "warmup": 0, "epochs": 2})
-    optimizer = engine.make_optimizer(model, recipe)
-    scheduler = engine.make_scheduler(optimizer, recipe, batches_per_epoch=4)
-    loader = [(torch.randn(3, 2), torch.tensor([0, 1, 0]))] * 4
-    model.forward = lambda x, f=model.forward: torch.log_softmax(f(x), 1)
-    engine.train_epoch(model, loader, optimizer, scheduler, engine.TrainingLoss(recipe), progress=False)
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
+def test_the_schedule_steps_every_batch(tiny_mnist):
+    recipe = complete({"lr": 0.1, "momentum": 0.9, "schedule": "cosine", "warmup": 0, "epochs": 2, "batch_size": 64})
+    net = lambda: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10), torch.nn.LogSoftmax(1))
+    training = engine.Training(net, recipe, load_mnist(tiny_mnist, download=False), 1, QUIET)
+    assert len(training.train_loader) == 4
+    training.train_epoch(1)
+    assert training.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)  # half way: half of the peak
 
 
 @pytest.mark.slow
@@ -409,8 +407,7 @@ def test_weight_average_moves_a_shared_weight_once_a_step():
 
 
 def model3_experiment(**changes):
-    module, recipe = experiments.load_experiment("model3")
-    return runs.Experiment("model3", module.Net, complete({**recipe, **changes}), experiments.model_path("model3"))
+    return experiments.load_experiment("model3", changes)
 
 
 QUIET = engine.Options(progress=False)
@@ -423,13 +420,13 @@ def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path,
     experiment = model3_experiment(epochs=3, batch_size=64, ema=0.9)
     whole = runs.train_seed(experiment, 4, data, tmp_path / "whole", QUIET)
 
-    real_test = engine.test
-    monkeypatch.setattr(engine, "test", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    real_test = engine.evaluate
+    monkeypatch.setattr(engine, "evaluate", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
                         if (tmp_path / "broken" / "checkpoint.pt").exists() else real_test(*a, **k))
     with pytest.raises(KeyboardInterrupt):
         runs.train_seed(experiment, 4, data, tmp_path / "broken", QUIET)
-    monkeypatch.setattr(engine, "test", real_test)
-    checkpoint = records.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
+    monkeypatch.setattr(engine, "evaluate", real_test)
+    checkpoint = checkpoints.load_checkpoint(tmp_path / "broken" / "checkpoint.pt")
     assert checkpoint["epoch"] == 1 and "train_state" in checkpoint
     resumed = runs.train_seed(experiment, 4, data, tmp_path / "broken", QUIET, resume=checkpoint)
     assert without_seconds(resumed["epochs"]) == without_seconds(whole["epochs"])
@@ -442,12 +439,13 @@ def test_resume_with_a_weight_average_equals_uninterrupted(tiny_mnist, tmp_path,
 
 def test_a_fading_recipe_sets_each_epochs_augmentation(tiny_mnist, tmp_path, monkeypatch):
     from data import load_mnist
-    strengths, real_epoch = [], engine.train_epoch
+    strengths, real_batches = [], TensorLoader.batches
 
-    def spy(model, loader, *args, **kwargs):
-        strengths.append(loader.strength)
-        return real_epoch(model, loader, *args, **kwargs)
-    monkeypatch.setattr(engine, "train_epoch", spy)
+    def spy(loader, strength=1.0):
+        if loader.shuffle:  # the training loader's epochs, not the test passes
+            strengths.append(strength)
+        return real_batches(loader, strength)
+    monkeypatch.setattr(TensorLoader, "batches", spy)
     experiment = model3_experiment(epochs=4, batch_size=64, augment_fade=[2, 4])
     runs.train_seed(experiment, 1, load_mnist(tiny_mnist, download=False), tmp_path, QUIET)
     assert strengths == [1.0, 1.0, 0.5, 0.0]
@@ -523,8 +521,9 @@ def test_the_readmes_loading_snippet_runs_as_written(tiny_mnist, tmp_path):
     text = (ROOT / "README.md").read_text()
     snippet = text.split("## Using a model in a notebook")[1].split("```python\n")[1].split("```")[0]
     shutil.copy(ROOT / "model4.py", tmp_path)
-    fit(Net, {**RECIPE, "epochs": 1}, load_mnist(tiny_mnist, download=False), options=Options(progress=False),
-        save=tmp_path / "runs" / "model4-seed1" / "model.pt")
+    run = fit(Net, {**RECIPE, "epochs": 1}, load_mnist(tiny_mnist, download=False), options=Options(progress=False))
+    (tmp_path / "runs" / "model4-seed1").mkdir(parents=True)
+    torch.save(run.saved(), tmp_path / "runs" / "model4-seed1" / "model.pt")
     result = subprocess.run([sys.executable, "-E", "-s", "-c", snippet], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr

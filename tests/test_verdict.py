@@ -3,16 +3,8 @@ import statistics
 
 import pytest
 
-from trainer.verdict import (
-    LAST_EPOCHS,
-    MAX_EPOCHS,
-    MAX_PARAMS,
-    accuracy_holds,
-    fitted_hold_rate,
-    margin,
-    min_last,
-    target_met,
-)
+from reports.hold_rates import fitted_hold_rate, margin
+from trainer.verdict import LAST_EPOCHS, MAX_EPOCHS, MAX_PARAMS, accuracy_holds, min_last, target_met
 
 
 def epochs(*correct, total=10_000):

@@ -1,7 +1,7 @@
-"""The training engine: a recipe turned into an optimizer, a schedule, a weight average, a training
-step (a CUDA graph on a GPU) and the epochs that train and test a net.
+"""The training: a complete recipe turned into an optimizer, a schedule, a weight average, a training step
+(a CUDA graph on a GPU) and the epochs that train and test a net.
 
-`fit` is the one call that trains a net with its recipe, in train.py, in the trials and in a notebook:
+`fit` is the one call that trains a net with its recipe, in a notebook as in train.py:
 
     from data import load_mnist
     from trainer.engine import fit
@@ -9,6 +9,10 @@ step (a CUDA graph on a GPU) and the epochs that train and test a net.
     run = fit(Net, RECIPE, load_mnist("./data"), seed=1)
     print(run.verdict)          # TARGET MET: 4,820 params <= 8,000; ...
     run.metrics                 # a dict per epoch: losses, accuracies, correct counts, rate, seconds
+    torch.save(run.saved(), "model4.pt")   # the tested net's weights, as plain data
+
+fit completes the recipe (recipe.complete) and hands it to Training, which takes it complete: train.py
+completes a model file's recipe once, where it loads it, and builds its Training itself.
 """
 from __future__ import annotations
 
@@ -17,20 +21,17 @@ import itertools
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from data import Split, TensorLoader
-from trainer.paths import ROOT
+from data import Splits, TensorLoader
 from trainer.recipe import complete
-from trainer.specnets import SpecNet
 from trainer.verdict import out_of_reach, target_met
 
 if TYPE_CHECKING:  # for the type checker only: trainer/types.py is not among the files that travel with a model file
@@ -52,7 +53,7 @@ class TrainingError(UserError):
 @dataclass(frozen=True)
 class Options:
     """How a run trains, as opposed to what it learns (the recipe): none of these change its numbers,
-    except the device (another device, other numbers) and dry_run (a few batches of one epoch)."""
+    except the device (another device, other numbers), dry_run (a few batches of one epoch) and dtype."""
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     cuda_graph: bool = True  # on CUDA, replay each training step as a captured graph
     progress: bool = True  # tqdm bars
@@ -170,12 +171,12 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(recipe, step / batches_per_epoch))
 
 
-def make_train_loader(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, device: torch.device,
-                      seed: int, dtype: torch.dtype = torch.float32) -> TensorLoader:
+def make_train_loader(images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, seed: int,
+                      options: Options) -> TensorLoader:
     """The recipe's training data: shuffled, augmented as the recipe says, drawn from a generator seeded by `seed`."""
-    return TensorLoader(images, labels, recipe["batch_size"], device, shuffle=True, rotate=recipe["rotate"],
+    return TensorLoader(images, labels, recipe["batch_size"], options.device, shuffle=True, rotate=recipe["rotate"],
                         translate=recipe["translate"], scale=recipe["scale"], brightness=recipe["brightness"],
-                        contrast=recipe["contrast"], elastic=recipe["elastic"], seed=seed, dtype=dtype)
+                        contrast=recipe["contrast"], elastic=recipe["elastic"], seed=seed, dtype=options.dtype)
 
 
 class WeightAverage:
@@ -198,23 +199,6 @@ class WeightAverage:
             torch._foreach_lerp_(*self.floats, 1 - self.decay)
         if self.counts[0]:
             torch._foreach_copy_(*self.counts)
-
-
-def load_teacher(path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32) -> SpecNet:
-    """A teacher's weights file (plain data: its spec and weights, read with weights_only=True) as a
-    frozen net in evaluation mode. A relative path is taken from the project's root, so that a sweep's workers
-    find the teachers/ that travel with the code."""
-    full = Path(path) if Path(path).is_absolute() else ROOT / path
-    try:
-        saved = torch.load(full, map_location=device, weights_only=True)
-        net = SpecNet(saved["spec"])
-    except FileNotFoundError:
-        raise UserError(f"the recipe's teacher {path} does not exist") from None
-    except Exception as err:  # not a teacher file: unpickling, a missing key, a bad spec
-        raise UserError(f"the recipe's teacher {path} is not a teacher's weights file ({type(err).__name__}: "
-                        f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
-    load_weights(net, saved["model_state"], f"the teacher's net ({saved['spec']})")
-    return net.to(device, dtype).eval().requires_grad_(False)
 
 
 class TrainingLoss:
@@ -311,58 +295,9 @@ class GraphedStep:
         self.grads = [p.grad for p in self.params]
 
 
-class Loader(Protocol):
-    """What an epoch trains on: batches of (images, labels), and how many there are (a TensorLoader, a
-    DataLoader)."""
-
-    def __len__(self) -> int: ...
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
-
-
-def train_epoch(model: nn.Module, loader: Loader, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LRScheduler, criterion: TrainingLoss,
-                max_batches: int | None = None, progress: bool = True, average: WeightAverage | None = None,
-                step: GraphedStep | None = None) -> dict[str, float]:
-    """One pass over the training data (any loader of (x, y) batches), stepping the schedule (and the
-    weight average, if any) after each batch; returns mean loss and accuracy (%). `criterion`: a
-    TrainingLoss. `step`, a GraphedStep of this model on CUDA, does each batch's forward and backward
-    pass in place of the eager code."""
-    model.train()
-    device, dtype = next(model.parameters()).device, next(model.parameters()).dtype
-    loss_sum = torch.zeros((), device=device, dtype=dtype)  # float64 for the numbers guard, else float32
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    seen = 0
-    total = min(len(loader), max_batches or len(loader))
-    bar = tqdm(itertools.islice(loader, total), total=total, disable=not progress)
-    for batch_id, (x, y) in enumerate(bar):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
-        if step is None:
-            optimizer.zero_grad(set_to_none=True)
-            loss, output = forward_backward(model, x, y, criterion)
-        else:
-            loss, output = step(x, y)
-        optimizer.step()
-        scheduler.step()
-        if average is not None:
-            average.update()
-        loss_sum += loss.detach() * len(y)
-        correct += (output.argmax(1) == y).sum()
-        seen += len(y)
-        # Reading numbers back waits for the device, so only every PROGRESS_EVERY batches;
-        # a loss gone NaN or infinite shows in the running sum and stops the run there.
-        if batch_id + 1 == total or batch_id % PROGRESS_EVERY == 0:
-            if not torch.isfinite(loss_sum):
-                bar.close()
-                raise TrainingError(f"the loss became {loss.item()} by batch {batch_id}")
-            bar.set_description(f"Loss={loss.item():.4f} Batch_id={batch_id} "
-                                f"Accuracy={100.0 * correct.item() / seen:.2f}")
-    return {"train_loss": loss_sum.item() / seen, "train_accuracy": 100.0 * correct.item() / seen}
-
-
 @torch.inference_mode()
-def test(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
-         max_batches: int | None = None) -> dict[str, Any]:
+def evaluate(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+             max_batches: int | None = None) -> dict[str, Any]:
     """Loss, correct count and predictions over the test loader (the whole set unless max_batches).
 
     Sums stay on the device until the end: one wait for the device per test pass, not one per batch."""
@@ -388,84 +323,110 @@ def test_line(result: Mapping[str, Any]) -> str:
 
 
 class Training:
-    """One seed of one recipe, set up: the net (built after seeding, so the seed fixes its initial
-    weights), its optimizer, schedule, weight average, training step and loaders. `state_dict` is all a
-    checkpoint needs to go on exactly where the run stopped."""
+    """One seed of one complete recipe, set up: the net (built after seeding, so the seed fixes its initial
+    weights; check_net has checked it where it was loaded), its optimizer, schedule, weight average, training
+    step and loaders.
+    `about`: what the files of this run say of it beside its weights (train.py: the model's name, the seed,
+    the recipe, the provenance), kept in every dict `saved` builds."""
 
     metrics: list[EpochMetrics]
+    train_loader: Any  # a TensorLoader, or what a subclass's make_loaders gives
+    test_loader: Any
     predictions: torch.Tensor | None  # the last epoch's, of the test set's images in order
     target_met: bool | None
     verdict: str | None
-    # the recipe's TensorLoaders, or any loaders of (x, y) batches that `loaders` puts in their place
-    train_loader: Any
-    test_loader: Any
 
-    def __init__(self, net: Callable[[], nn.Module] | nn.Module, recipe: Mapping[str, Any],
-                 data: tuple[Split, ...] | None, seed: int, options: Options = Options(),
-                 loaders: tuple[Any, Any] | None = None) -> None:
-        self.recipe, self.options = complete(recipe), options
-        device = options.device
+    def __init__(self, net: Callable[[], nn.Module] | nn.Module, recipe: Recipe, data: Splits, seed: int,
+                 options: Options = Options(), about: Mapping[str, Any] | None = None) -> None:
+        self.recipe, self.options, self.about = recipe, options, dict(about or {})
         torch.manual_seed(seed)
         model = (net if isinstance(net, nn.Module) else net()).to(dtype=options.dtype)
-        check_net(model)
-        if self.recipe["bn_momentum"] is not None:
+        if recipe["bn_momentum"] is not None:
             for module in model.modules():
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.momentum = self.recipe["bn_momentum"]
-        self.model = model.to(device)
+                    module.momentum = recipe["bn_momentum"]
+        self.model = model.to(options.device)
         self.params = count_params(model)
-        # loaders: any (train, test) loaders of (x, y) batches in place of the recipe's (bench.py's classic
-        # DataLoader pipeline); the data's tensors then go unused.
-        if loaders is None:
-            (train_x, train_y), (test_x, test_y) = cast("tuple[Split, ...]", data)  # None only with loaders
-            loaders = (make_train_loader(train_x, train_y, self.recipe, device, seed, options.dtype),
-                       TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device, dtype=options.dtype))
-        self.train_loader, self.test_loader = loaders
-        self.optimizer = make_optimizer(model, self.recipe)
-        self.scheduler = make_scheduler(self.optimizer, self.recipe, len(self.train_loader))
-        self.average = WeightAverage(model, self.recipe["ema"]) if self.recipe["ema"] else None
+        self.train_loader, self.test_loader = self.make_loaders(data, seed)
+        self.optimizer = make_optimizer(model, recipe)
+        self.scheduler = make_scheduler(self.optimizer, recipe, len(self.train_loader))
+        self.average = WeightAverage(model, recipe["ema"]) if recipe["ema"] else None
         self.tested = self.average.model if self.average else model  # the net tested and saved
-        teacher = load_teacher(self.recipe["teacher"], device, options.dtype) if self.recipe["teacher"] else None
-        self.criterion = TrainingLoss(self.recipe, teacher)
-        use_graph = device.type == "cuda" and options.cuda_graph
-        self.step = GraphedStep(model, self.recipe["batch_size"], self.criterion) if use_graph else None
-        self.epochs = 1 if options.dry_run else self.recipe["epochs"]
+        self.criterion = TrainingLoss(recipe, self.teacher())
+        use_graph = options.device.type == "cuda" and options.cuda_graph
+        self.step = GraphedStep(model, recipe["batch_size"], self.criterion) if use_graph else None
+        self.epochs = 1 if options.dry_run else recipe["epochs"]
         self.max_batches = DRY_RUN_BATCHES if options.dry_run else None
         self.metrics, self.predictions = [], None
-        self.target_met, self.verdict = None, None  # set by fit when the epochs are done
+        self.target_met, self.verdict = None, None  # set by run when the epochs are done
+
+    def teacher(self) -> nn.Module | None:
+        """The recipe's teacher, frozen; its code (the spec nets) is imported only for a recipe that names one."""
+        if not self.recipe["teacher"]:
+            return None
+        from trainer.specnets import load_teacher
+        return load_teacher(self.recipe["teacher"], self.options.device, self.options.dtype)
+
+    def make_loaders(self, data: Splits, seed: int) -> tuple[Any, Any]:
+        """(training loader, test loader): the recipe's TensorLoaders of `data`. The one hook for other data
+        (lab/bench.py's subclass returns the classic DataLoader pipeline): a training loader has a length and
+        `batches(strength)`, a test loader yields (x, y) batches."""
+        (train_x, train_y), (test_x, test_y) = data
+        return (make_train_loader(train_x, train_y, self.recipe, seed, self.options),
+                TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, self.options.device, dtype=self.options.dtype))
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """Train epoch `epoch` (1, 2, ...): its augmentation strength, then a pass over the training data."""
-        self.train_loader.strength = augment_strength(self.recipe, epoch)
-        return train_epoch(self.model, self.train_loader, self.optimizer, self.scheduler, self.criterion,
-                           self.max_batches, self.options.progress, self.average, self.step)
+        """Train epoch `epoch` (1, 2, ...): one pass over its batches, stepping the schedule (and the weight
+        average) after each; returns its mean training loss and accuracy (%)."""
+        self.model.train()
+        device, dtype = next(self.model.parameters()).device, next(self.model.parameters()).dtype
+        loss_sum = torch.zeros((), device=device, dtype=dtype)  # float64 for the numbers guard, else float32
+        correct, seen = torch.zeros((), dtype=torch.long, device=device), 0
+        total = min(len(self.train_loader), self.max_batches or len(self.train_loader))
+        batches = self.train_loader.batches(augment_strength(self.recipe, epoch))
+        bar = tqdm(itertools.islice(batches, total), total=total, disable=not self.options.progress)
+        for batch_id, (x, y) in enumerate(bar):
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)  # no-ops for TensorLoader
+            if self.step is None:
+                self.optimizer.zero_grad(set_to_none=True)
+                loss, output = forward_backward(self.model, x, y, self.criterion)
+            else:
+                loss, output = self.step(x, y)
+            self.optimizer.step()
+            self.scheduler.step()
+            if self.average is not None:
+                self.average.update()
+            loss_sum += loss.detach() * len(y)
+            correct += (output.argmax(1) == y).sum()
+            seen += len(y)
+            # Reading numbers back waits for the device, so only every PROGRESS_EVERY batches;
+            # a loss gone NaN or infinite shows in the running sum and stops the run there.
+            if batch_id + 1 == total or batch_id % PROGRESS_EVERY == 0:
+                if not torch.isfinite(loss_sum):
+                    bar.close()
+                    raise TrainingError(f"epoch {epoch}: the loss became {loss.item()} by batch {batch_id}")
+                bar.set_description(f"Loss={loss.item():.4f} Batch_id={batch_id} "
+                                    f"Accuracy={100.0 * correct.item() / seen:.2f}")
+        return {"train_loss": loss_sum.item() / seen, "train_accuracy": 100.0 * correct.item() / seen}
 
-    def run_epoch(self) -> EpochMetrics:
-        """Train one epoch and test the tested net; append and return its row of metrics."""
-        epoch = len(self.metrics) + 1
-        lr = self.optimizer.param_groups[0]["lr"]
-        began = time.perf_counter()
-        row = self.train_epoch(epoch)
-        result = test(self.tested, self.test_loader, self.max_batches)
-        self.predictions = result.pop("predictions")
-        # train_epoch's keys and test's, between these: an EpochMetrics
-        self.metrics.append(cast("EpochMetrics", {"epoch": epoch, **row, **result, "lr": lr,
-                                                  "seconds": round(time.perf_counter() - began, 2)}))
-        return self.metrics[-1]
-
-    def weights(self) -> dict[str, Any]:
-        """The tested net's weights, as plain data."""
-        return self.tested.state_dict()
-
-    def state_dict(self) -> dict[str, Any]:
-        training = {"train_state": self.model.state_dict()} if self.average else {}  # the weights being averaged
+    def saved(self, state: bool = False) -> dict[str, Any]:
+        """What a file of this run holds, as plain data: `about`, the tested net's weights and how far it got;
+        with `state`, all that a checkpoint needs to go on exactly where the run stopped. model.pt, best.pt
+        and checkpoint.pt are each one of these."""
+        file = {**self.about, "params": self.params, "epoch": len(self.metrics),
+                "test_accuracy": self.metrics[-1]["test_accuracy"] if self.metrics else None,
+                "model_state": self.tested.state_dict()}
+        if not state:
+            return file
         rng = {"torch": torch.get_rng_state(), "data": self.train_loader.generator.get_state()}
         if self.options.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state()
-        return {"model_state": self.weights(), **training, "optimizer": self.optimizer.state_dict(),
+        training = {"train_state": self.model.state_dict()} if self.average else {}  # the weights being averaged
+        return {**file, **training, "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "rng": rng, "metrics": self.metrics}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Go on from a checkpoint (`saved(state=True)`)."""
         load_weights(self.model, state.get("train_state", state["model_state"]))
         load_weights(self.tested, state["model_state"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -476,46 +437,43 @@ class Training:
             torch.cuda.set_rng_state(state["rng"]["cuda"])
         self.metrics = list(state["metrics"])
 
-    def judge(self) -> tuple[bool | None, str]:
-        """(met, verdict line) of the epochs so far; (None, a line saying so) for a dry run."""
+    def run(self, resume: Mapping[str, Any] | None = None,
+            after_epoch: Callable[[Training], object] | None = None) -> Training:
+        """Train the epochs left (from `resume`, a checkpoint, if given), printing each epoch's test line and
+        calling after_epoch(self) after each (train.py writes its files there); then judge and print the
+        verdict. Returns self, its `metrics`, `target_met` and `verdict` set."""
+        warning = out_of_reach(self.params, self.recipe["epochs"])  # said before an hour is spent on it
+        if warning:
+            print(warning)
+        if resume is not None:
+            self.load_state_dict(resume)
+        while len(self.metrics) < self.epochs:
+            epoch, lr, began = len(self.metrics) + 1, self.optimizer.param_groups[0]["lr"], time.perf_counter()
+            print(f"EPOCH: {epoch}")
+            row = self.train_epoch(epoch)
+            result = evaluate(self.tested, self.test_loader, self.max_batches)
+            self.predictions = result.pop("predictions")
+            self.metrics.append(cast("EpochMetrics", {"epoch": epoch, **row, **result, "lr": lr,
+                                                      "seconds": round(time.perf_counter() - began, 2)}))
+            print(test_line(self.metrics[-1]))
+            if after_epoch is not None:
+                after_epoch(self)
+        if self.predictions is None:  # resumed after the last epoch: test once more for the predictions
+            self.predictions = evaluate(self.tested, self.test_loader, self.max_batches)["predictions"]
         if self.options.dry_run:
-            return None, f"Dry run: {DRY_RUN_BATCHES} batches trained and tested; no verdict."
-        return target_met(self.params, self.metrics)
+            self.target_met, self.verdict = None, f"Dry run: {DRY_RUN_BATCHES} batches trained and tested; no verdict."
+        else:
+            self.target_met, self.verdict = target_met(self.params, self.metrics)
+        print(self.verdict)
+        return self
 
 
-def fit(net: Callable[[], nn.Module] | nn.Module, recipe: Mapping[str, Any], data: tuple[Split, ...] | None,
-        seed: int = 1, options: Options = Options(), resume: Mapping[str, Any] | None = None,
-        after_epoch: Callable[[Training], object] | None = None, loaders: tuple[Any, Any] | None = None,
-        save: str | Path | None = None) -> Training:
-    """Train `net` (a Net class, or any callable that builds one, or a built nn.Module) with `recipe` on
-    `data` ((train_x, train_y), (test_x, test_y), as data.load_mnist returns) and test it after every
-    epoch; print each epoch's test line and the verdict; return the Training, whose `metrics`,
-    `target_met` and `verdict` say how it went.
-
-    resume: a checkpoint's state (Training.state_dict) to go on from; after_epoch(training): called after
-    each epoch (train.py writes its checkpoints there); loaders: see Training; save: a path for the tested
-    net's weights at the end, as plain data like train.py's model.pt:
-    `Net().load_state_dict(torch.load(save, weights_only=True)["model_state"])`."""
-    training = Training(net, recipe, data, seed, options, loaders)
-    warning = out_of_reach(training.params, training.recipe["epochs"])  # said before an hour is spent on it
-    if warning:
-        print(warning)
-    if resume is not None:
-        training.load_state_dict(resume)
-    while len(training.metrics) < training.epochs:
-        print(f"EPOCH: {len(training.metrics) + 1}")
-        try:
-            print(test_line(training.run_epoch()))
-        except TrainingError as err:
-            raise TrainingError(f"epoch {len(training.metrics) + 1}: {err}") from None
-        if after_epoch is not None:
-            after_epoch(training)
-    if training.predictions is None:  # resumed after the last epoch: test once more for the predictions
-        training.predictions = test(training.tested, training.test_loader, training.max_batches)["predictions"]
-    training.target_met, training.verdict = training.judge()
-    print(training.verdict)
-    if save is not None:
-        Path(save).parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"params": training.params, "epoch": len(training.metrics),
-                    "test_accuracy": training.metrics[-1]["test_accuracy"], "model_state": training.weights()}, save)
-    return training
+def fit(net: Callable[[], nn.Module] | nn.Module, recipe: Mapping[str, Any], data: Splits, seed: int = 1,
+        options: Options = Options()) -> Training:
+    """Train `net` (a Net class, or any callable that builds one, or a built nn.Module) with `recipe` (a model
+    file's RECIPE: what it names, the defaults for the rest) on `data` (data.load_mnist's) and test it after
+    every epoch; print each epoch's test line and the verdict; return the Training, whose `metrics`,
+    `target_met` and `verdict` say how it went and whose `saved()` is its weights as plain data:
+    `Net().load_state_dict(torch.load(path, weights_only=True)["model_state"])`."""
+    check_net(net)
+    return Training(net, complete(recipe), data, seed, options).run()

@@ -41,8 +41,8 @@ def gpu_share_of(text: str) -> float:
 
 
 def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
-    """--jobs, --threads, --address, --no-auth, --gpus-per-run: how a sweep's runs are spread (train.py and
-    search.py)."""
+    """--jobs, --threads, --address, --no-auth, --gpus-per-run: how a sweep's runs are spread (train.py, the
+    search and the plain loop)."""
     parser.add_argument("--jobs", type=positive(int), help="runs at a time on a local Ray instance (default: one "
                         "after another in this process, no Ray)")
     parser.add_argument("--threads", type=positive(int), help="torch threads per run (default: the cores, "

@@ -1,7 +1,8 @@
 """The recipe: every key a model file's RECIPE (or a flag) may set, its default and what it means.
 
-One schema for training, the trials, the benchmark and the report. A recipe names only what it
-changes; `complete` fills in the rest and refuses a key the schema does not know, so that a typo
+One schema for training, the trials, the benchmark and the report. `complete` is called once, where a
+recipe is loaded (a model file's, a checkpoint's, a trial's, or fit's argument in a notebook). A recipe
+names only what it changes; `complete` fills in the rest and refuses a key the schema does not know, so that a typo
 ("anneal_ends") stops the run before it trains instead of being silently ignored.
 
     from trainer.recipe import complete
@@ -44,7 +45,7 @@ SCHEMA = {
                      "+- this many pixels (drawn on a 4x4 grid, spread over the image bicubically)")),
     "augment_fade": (None, ("[first, last]: the augmentation fades linearly from full before epoch first "
                            "to none from epoch last on (None: full throughout)")),
-    "teacher": (None, ("distillation: a teacher's weights file (search.py --save-teacher writes one, in "
+    "teacher": (None, ("distillation: a teacher's weights file (python -m lab.search --save-teacher writes one, in "
                       "teachers/); the student also learns its softened outputs on the same augmented batch "
                       "(None: no teacher)")),
     "distill_temperature": (4.0, ("distillation: the temperature that softens the teacher's and the student's "

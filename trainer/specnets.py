@@ -1,5 +1,5 @@
-"""Nets written as spec strings: the trial nets of search.py, and the teachers whose soft labels a
-distilled run learns from.
+"""Nets written as spec strings: the trial nets of the search (lab/search.py), and the teachers whose soft
+labels a distilled run learns from (load_teacher, which the trainer imports only for a recipe that names one).
 
 Spec layers: N a 3x3 conv to N channels; Np the same, padded; Nk a 5x5 conv; Nt a 1x1 conv;
 Ns a depthwise-separable 3x3 conv (a 3x3 conv per channel, then a 1x1 conv to N); Nd a 3x3 conv
@@ -22,10 +22,14 @@ global average pooling and a 1x1 conv to the 10 classes (model2/3/4's head).
 import math
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from trainer.engine import UserError, load_weights
+from trainer.paths import ROOT
 
 LAYER = re.compile(r"(\d+)([pktsdrag]?)|P")
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "gelu": nn.GELU}
@@ -110,7 +114,7 @@ def spec_options(spec: str) -> tuple[type[nn.Module], set[str], str]:
 class SpecNet(nn.Module):
     """A net built from a spec string, with model3's blocks and head."""
 
-    def __init__(self, spec: str) -> None:
+    def __init__(self, spec: str) -> None:  # noqa: C901 (a branch per kind of layer: the spec's grammar in one place)
         super().__init__()
         layers: list[nn.Module]
         padded: nn.Module | None  # the last padded conv, which a repeat shares
@@ -164,3 +168,20 @@ class SpecNet(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(F.adaptive_avg_pool2d(self.features(x), 1)).flatten(1)
+
+
+def load_teacher(path: str | Path, device: torch.device, dtype: torch.dtype = torch.float32) -> SpecNet:
+    """A teacher's weights file (plain data: its spec and weights, read with weights_only=True) as a
+    frozen net in evaluation mode. A relative path is taken from the project's root, so that a sweep's workers
+    find the teachers/ that travel with the code."""
+    full = Path(path) if Path(path).is_absolute() else ROOT / path
+    try:
+        saved = torch.load(full, map_location=device, weights_only=True)
+        net = SpecNet(saved["spec"])
+    except FileNotFoundError:
+        raise UserError(f"the recipe's teacher {path} does not exist") from None
+    except Exception as err:  # not a teacher file: unpickling, a missing key, a bad spec
+        raise UserError(f"the recipe's teacher {path} is not a teacher's weights file ({type(err).__name__}: "
+                        f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
+    load_weights(net, saved["model_state"], f"the teacher's net ({saved['spec']})")
+    return net.to(device, dtype).eval().requires_grad_(False)

@@ -35,7 +35,7 @@ class Recipe(TypedDict):
 
 
 class Provenance(TypedDict):
-    """Where a run comes from (records.provenance): the model file's (None without one) and the training
+    """Where a run comes from (provenance.provenance): the model file's (None without one) and the training
     code's hashes, the git commit (None outside a checkout), torch, the device, the CPU's vector
     instructions, the thread count and the machine's name."""
     node: str
@@ -51,7 +51,7 @@ class Provenance(TypedDict):
 
 
 class EpochMetrics(TypedDict):
-    """An epoch's row of metrics (engine.Training.run_epoch): its training loss and accuracy (%), the tested
+    """An epoch's row of metrics (engine.Training.run): its training loss and accuracy (%), the tested
     net's test loss, correct count and accuracy (%), the learning rate it began with and its seconds."""
     epoch: int
     train_loss: float
@@ -97,7 +97,7 @@ class RunRecord(_RunRecordKeys, total=False):
 
 
 class TrialLine(Provenance):
-    """A line of search.py's results (lab/search.py's run_trial): the variant, the question it answers, its
+    """A line of the search's results (lab/search.py's run_trial): the variant, the question it answers, its
     spec and complete recipe, the seed, where it ran (a Provenance, the spec's code standing for a model
     file) and how it went, test accuracy (%) per epoch first."""
     variant: str

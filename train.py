@@ -14,6 +14,9 @@ Usage:
     python train.py --model model4 --seeds 6001-6010 --record            # into results/: the evidence
     python train.py --resume runs/model3-seed1/checkpoint.pt             # continue a broken run
     python train.py --eval runs/model3-seed1/best.pt                     # test saved weights
+    python train.py --eval weights/model4.pt                             # the committed weights of model4
+    python train.py --export weights/model4.pt                           # ONNX, float32 and int8: runs/model4-onnx
+    python train.py --model model4 --seeds 7101-7110 --int8              # the int8 hold rate beside the float one
     python train.py --recipe-help                                        # every recipe key
 
 Outputs go to <out>/<model>-seed<seed>/ (default runs/, which git ignores): metrics.json, checkpoint.pt
@@ -36,7 +39,6 @@ from trainer.engine import (
     check_net,
     count_params,
     evaluate,
-    load_weights,
     pick_device,
     set_determinism,
     test_line,
@@ -92,6 +94,12 @@ def build_parser():
                         "a fast smoke run")
     parser.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint.pt")
     parser.add_argument("--eval", metavar="PATH", help="test the weights in this file and exit")
+    parser.add_argument("--export", metavar="PATH", help="write the weights in this file (or a run folder's "
+                        "model.pt) as ONNX, float32 and int8, into <out>/<model>-onnx, score both with onnxruntime "
+                        "and exit (the export extra: pip install -e '.[export]')")
+    parser.add_argument("--int8", action="store_true", help="after training, test each of the last 5 epochs' weights "
+                        "through the int8 ONNX file --export writes, and keep those accuracies in the record (the "
+                        "export extra); the float numbers stay what they are")
     parser.add_argument("--recipe-help", action="store_true", help="list every recipe key, its default and "
                         "meaning, and exit")
     return parser
@@ -99,7 +107,7 @@ def build_parser():
 
 TRAINING_FLAGS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"), ("--set", "set"),
                   ("--seed", "seed"), ("--seeds", "seeds"), ("--fresh", "fresh"), ("--dry-run", "dry_run"),
-                  ("--record", "record"))
+                  ("--record", "record"), ("--int8", "int8"))
 
 
 def parse_args(argv=None):
@@ -108,10 +116,12 @@ def parse_args(argv=None):
     given = [flag for flag, key in TRAINING_FLAGS if getattr(args, key) not in (None, False, [])]
     if args.recipe_help:
         return args
-    if args.resume and args.eval:
-        parser.error("--resume and --eval do not go together")
-    if args.eval and given:
-        parser.error(f"--eval only tests saved weights; drop {', '.join(given)}")
+    alone = [flag for flag, key in (("--resume", "resume"), ("--eval", "eval"), ("--export", "export"))
+             if getattr(args, key)]
+    if len(alone) > 1:
+        parser.error(f"{' and '.join(alone)} do not go together")
+    if (args.eval or args.export) and given:
+        parser.error(f"{alone[0]} only reads saved weights; drop {', '.join(given)}")
     if args.resume and given:
         parser.error(f"--resume continues the run as it was saved; drop {', '.join(given)}")
     if args.fresh and not args.seeds:
@@ -122,7 +132,7 @@ def parse_args(argv=None):
                                         ("--gpus-per-run", "gpus_per_run")) if getattr(args, key)]
     if ray_flags and not args.seeds:
         parser.error(f"{', '.join(ray_flags)}: for the runs of a sweep (--seeds); a single run never starts Ray")
-    if not (args.model or args.resume or args.eval):
+    if not (args.model or args.resume or args.eval or args.export):
         parser.error(f"--model is required; choose from {', '.join(model_names())}")
     if args.seed is None:
         args.seed = 1
@@ -142,13 +152,27 @@ def show_net(experiment, device):
 
 
 def evaluate_file(path, args, device):
-    ckpt = load_checkpoint(path, args.model)
-    model = import_model_file(ckpt["model"]).Net()
-    load_weights(model, ckpt["model_state"], f"{ckpt['model']}.Net")
+    from trainer.export import load_trained
+    ckpt, _, model = load_trained(path)  # refused if the model file changed since these weights were trained
+    if args.model and ckpt["model"] != args.model:
+        raise CheckpointError(f"{path} holds {ckpt['model']} weights, not {args.model}")
     _, (test_x, test_y) = load_mnist(resolve_data_dir(args.data_dir), download=not args.no_download)
     result = evaluate(model.to(device), TensorLoader(test_x, test_y, EVAL_BATCH_SIZE, device))
     print(f"{ckpt['model']} ({count_params(model):,} params) from {path}")
     print(test_line(result))
+
+
+def export_file(path, args):
+    from trainer.export import export, export_lines
+    onnx_ready()  # a missing extra is said before MNIST is read
+    data = load_mnist(resolve_data_dir(args.data_dir), download=not args.no_download)
+    report, out = export(path, args.out, data)
+    print("\n".join(export_lines(report, out)))
+
+
+def onnx_ready():
+    from trainer.export import onnx_modules
+    onnx_modules()
 
 
 def resumed_run(args, device):
@@ -183,6 +207,8 @@ def run(args):
     set_determinism(device)
     if args.eval:
         return evaluate_file(args.eval, args, device)
+    if args.export:
+        return export_file(args.export, args)
     if args.resume:
         experiment, resume, data_dir, dry_run = resumed_run(args, device)
         runs = [(resume["seed"], Path(args.resume).parent)]  # continue in place
@@ -192,6 +218,8 @@ def run(args):
         args.out = str(evidence_path("runs", device)) if args.record else args.out
         dry = "-dry" if args.dry_run else ""  # a smoke run never overwrites a real run's files
         runs = [(seed, Path(args.out) / f"{args.model}-seed{seed}{dry}") for seed in args.seeds or [args.seed]]
+    if args.int8:
+        onnx_ready()  # said before anything trains
     options = Options(device=device, cuda_graph=not args.eager, dry_run=dry_run)
     data = load_mnist(data_dir, download=not args.no_download)  # a data error before anything long is printed
 

@@ -105,6 +105,12 @@ def tiny_mnist(tmp_path):
     return make_tiny_mnist(tmp_path / "data")
 
 
+@pytest.fixture(scope="module")
+def tiny_mnist_module(tmp_path_factory):
+    """tiny_mnist, shared by a module's tests."""
+    return make_tiny_mnist(tmp_path_factory.mktemp("tiny") / "data")
+
+
 @pytest.fixture
 def real_mnist():
     if not (SHARED_MNIST / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():

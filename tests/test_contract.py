@@ -95,8 +95,8 @@ def test_help_shows_each_default_once_and_never_none():
 
 @pytest.mark.parametrize("argv,message", [
     (["--model", "model3", "--seed", "1", "--seeds", "2,3"], "argument --seeds: not allowed with argument --seed"),
-    (["--eval", "model.pt", "--epochs", "3"], "--eval only tests saved weights; drop --epochs"),
-    (["--eval", "model.pt", "--seeds", "1-3"], "--eval only tests saved weights; drop --seeds"),
+    (["--eval", "model.pt", "--epochs", "3"], "--eval only reads saved weights; drop --epochs"),
+    (["--eval", "model.pt", "--seeds", "1-3"], "--eval only reads saved weights; drop --seeds"),
     (["--resume", "checkpoint.pt", "--lr", "0.1"], "--resume continues the run as it was saved; drop --lr"),
 ])
 def test_flags_that_would_be_ignored_are_refused(argv, message, capsys):
@@ -196,12 +196,15 @@ def test_a_comment_or_a_docstring_leaves_the_training_codes_hash_alone(tmp_path,
 
 
 def test_a_busy_machine_is_said_before_a_run_trains(monkeypatch):
+    """Two threads of another run on two cores: a run of two threads is warned, one of a single thread beside
+    another single-threaded run is not (a sweep's --jobs 2 --threads 1)."""
     from trainer import provenance
-    monkeypatch.setattr(provenance, "machine_load", lambda: {"load": [2.0, 2.0, 2.0], "cores": 2})
+    monkeypatch.setattr(provenance.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(provenance, "runnable_now", lambda: 2)
     line = provenance.busy_machine(2)
-    assert line.startswith("warning: this machine is busy (load 2.0 on 2 cores)") and "--threads 1" in line
-    assert provenance.busy_machine(0) is None  # a run that asks for no more than what is free
-    monkeypatch.setattr(provenance, "machine_load", lambda: {"load": [0.1, 0.1, 0.1], "cores": 2})
-    assert provenance.busy_machine(2) is None
-    monkeypatch.setattr(provenance, "machine_load", lambda: None)
+    assert line.startswith("warning: this machine is busy (2 other threads running on 2 cores)") and \
+        "--threads 1" in line
+    monkeypatch.setattr(provenance, "runnable_now", lambda: 1)
+    assert provenance.busy_machine(1) is None
+    monkeypatch.setattr(provenance, "runnable_now", lambda: None)
     assert provenance.busy_machine(2) is None

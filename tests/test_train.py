@@ -69,7 +69,7 @@ def test_dry_run_end_to_end(device, tiny_mnist, tmp_path, capsys):
     ([], "--model is required; choose from model1, model2, model3, model4"),
     (["--model", "model3", "--record", "--dry-run"], "--record keeps evidence, and a --dry-run is none"),
     (["--model", "model3", "--record", "--out", "elsewhere"], "argument --out: not allowed with argument --record"),
-    (["--eval", "runs/model3-seed1/best.pt", "--record"], "--eval only tests saved weights; drop --record"),
+    (["--eval", "runs/model3-seed1/best.pt", "--record"], "--eval only reads saved weights; drop --record"),
 ])
 def test_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -143,16 +143,25 @@ def machine_load() -> MachineLoad | None:
 
 
 
-def busy_machine(threads: int) -> str | None:
-    """A line to say before a run trains when the machine's load already exceeds the cores that the run's
-    `threads` would need free: torch's threads then spin against the other work, and an epoch takes 10 to 40
-    times as long. None when the run has the cores it asks for, or where the OS does not tell."""
-    load = machine_load()
-    if load is None or load["cores"] is None or load["load"][0] + threads <= load["cores"] + 0.5:
+def runnable_now() -> int | None:
+    """How many threads of other processes are running or ready to run this moment (Linux's /proc/loadavg; the
+    load averages lag a minute behind, long enough to blame a run that has just ended); None elsewhere."""
+    try:
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1  # less the thread that reads
+    except (OSError, IndexError, ValueError):
         return None
-    return (f"warning: this machine is busy (load {load['load'][0]:.1f} on {load['cores']} cores) and this run "
-            f"wants {threads} thread{'s' * (threads != 1)}: runs side by side slow each other many times over; "
-            f"give each --threads 1, or run one at a time")
+
+
+def busy_machine(threads: int) -> str | None:
+    """A line to say before a run trains when the other work running now leaves fewer cores free than the run's
+    `threads`: torch's threads then spin against it, and an epoch takes 10 to 40 times as long. None when the
+    run has the cores it asks for, or where the OS does not tell."""
+    others, cores = runnable_now(), os.cpu_count()
+    if others is None or cores is None or others + threads <= cores:
+        return None
+    return (f"warning: this machine is busy ({others} other thread{'s' * (others != 1)} running on {cores} cores) "
+            f"and this run wants {threads} thread{'s' * (threads != 1)}: runs side by side slow each other many "
+            f"times over; give each --threads 1, or run one at a time")
 
 
 # What a saved run must share with the one asked for to be reused (beside its seed and recipe), and

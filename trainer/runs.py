@@ -28,7 +28,7 @@ from trainer.records import (
 )
 from trainer.sweeps import Run, Spread, run_all
 from trainer.types import Recipe, RunRecord
-from trainer.verdict import target_met
+from trainer.verdict import LAST_EPOCHS, target_met
 
 
 class RunFolder:
@@ -36,22 +36,26 @@ class RunFolder:
     accuracy is the run's best yet, and metrics.json (its record so far); at the end model.pt and the pictures.
     Every file is written whole or not at all, and each .pt is the run's own `Training.saved`."""
 
-    def __init__(self, folder: Path, record: RunRecord, best: float) -> None:
-        self.folder, self.record, self.best = folder, record, best
+    def __init__(self, folder: Path, record: RunRecord, best: float, int8: bool = False) -> None:
+        self.folder, self.record, self.best, self.int8 = folder, record, best, int8
         self.checkpoint = folder / "checkpoint.pt"
 
     def after_epoch(self, training: Training) -> None:
         self.record.update({"params": training.params, "epochs": training.metrics})
+        if self.int8 and len(training.metrics) > training.epochs - LAST_EPOCHS:  # --int8 tests the window's weights
+            from trainer.export import window_file
+            save_atomic(training.saved(), self.folder / window_file(len(training.metrics)))
         if training.metrics[-1]["test_accuracy"] > self.best:
             self.best = training.metrics[-1]["test_accuracy"]
             save_atomic(training.saved(), self.folder / "best.pt")
         save_atomic(training.saved(state=True), self.checkpoint)
         write_json(self.record, self.folder / "metrics.json")
 
-    def finish(self, training: Training, test: tuple[torch.Tensor, torch.Tensor]) -> RunRecord:
+    def finish(self, training: Training, data: Splits) -> RunRecord:
         """The last epoch's errors (so that its pictures can be drawn again from the record and MNIST alone), the
-        verdict and the end's machine load into the record; model.pt (the last epoch's weights); the pictures."""
-        test_x, test_y = test
+        verdict and the end's machine load into the record; with --int8 the window's int8 accuracies; model.pt
+        (the last epoch's weights); the pictures."""
+        test_x, test_y = data.test
         predictions = cast(torch.Tensor, training.predictions)  # run returns with the last epoch's
         labels = test_y[:len(predictions)]
         self.record.update({"params": training.params, "epochs": training.metrics,
@@ -60,6 +64,10 @@ class RunFolder:
         self.record["machine"]["end"] = machine_load()
         if training.target_met is not None:
             self.record["target_met"] = training.target_met
+        if self.int8 and not training.options.dry_run:
+            from trainer.export import int8_window
+            self.record["int8"] = int8_window(self.folder, training.params, training.metrics, data)
+            print(f"int8 ({self.record['int8']['onnxruntime']} on this CPU): {self.record['int8']['verdict']}")
         save_atomic(training.saved(), self.folder / "model.pt")
         write_json(self.record, self.folder / "metrics.json")
         save_pictures(self.record, test_x, self.folder)
@@ -87,8 +95,8 @@ def train_seed(experiment: Experiment, seed: int, data: Splits, run_dir: str | P
     record = cast(RunRecord, {"model": experiment.name, "seed": seed, "params": None, "recipe": experiment.recipe,
                               "dry_run": options.dry_run, "provenance": where, "epochs": [],
                               "machine": {"start": machine_load()}})
-    folder = RunFolder(run_dir, record, max((m["test_accuracy"] for m in (resume or {}).get("metrics", [])),
-                                            default=-1.0))
+    best = max((m["test_accuracy"] for m in (resume or {}).get("metrics", [])), default=-1.0)
+    folder = RunFolder(run_dir, record, best, int8=bool((run_args or {}).get("int8")))
     about = {"model": experiment.name, "seed": seed, "recipe": experiment.recipe, "args": run_args or {},
              "dry_run": options.dry_run, "provenance": where}
     busy = busy_machine(torch.get_num_threads()) if options.device.type == "cpu" else None
@@ -110,7 +118,7 @@ def train_seed(experiment: Experiment, seed: int, data: Splits, run_dir: str | P
         else:
             print("\nInterrupted before the first epoch ended: no checkpoint was written.")
         raise
-    return folder.finish(training, data.test)
+    return folder.finish(training, data)
 
 
 class SeedTask(NamedTuple):
@@ -140,6 +148,8 @@ def sweep_task(task: SeedTask, *, folder: str | Path, data: Splits) -> RunRecord
         if found.state == "none" and task.saved and \
                 saved_run_differs(task.saved, task.recipe, task.seed, expected) is None:
             found = SavedRun("finished", record=task.saved)
+        if (task.run_args or {}).get("int8") and found.record is not None and "int8" not in found.record:
+            found = SavedRun("none", why="it has no int8 accuracies (--int8)")
     if found.record is not None:
         print(f"{header}: reused, finished in {run_dir} ==")
         print(target_met(found.record["params"], found.record["epochs"])[1])

@@ -1,6 +1,6 @@
 """The shapes of the dicts that cross the trainer's modules and its files: a recipe, a run's provenance, an
 epoch's metrics, a run's record, a trial's line. Definitions only, importing only typing: any layer may import it."""
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 
 class Recipe(TypedDict):
@@ -94,6 +94,7 @@ class RunRecord(_RunRecordKeys, total=False):
     confusion: list[list[int]]  # counts[true][predicted]
     mistakes: list[list[int]]  # [test index, true, predicted] of each wrong prediction
     target_met: bool
+    int8: dict[str, Any]  # with --int8: the window's accuracies through the int8 file (trainer/export.py)
 
 
 class TrialLine(Provenance):
@@ -110,6 +111,7 @@ class TrialLine(Provenance):
     best: float
     min_last: float
     target_met: bool
+    int8: dict[str, Any]  # with --int8: the window's accuracies through the int8 file (trainer/export.py)
     seconds_per_epoch: float
     wall_seconds: float
     machine: Machine

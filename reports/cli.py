@@ -7,6 +7,7 @@ Usage:
     python -m reports --data-dir ../shared/data   # MNIST for the pictures of mistakes (default: as train.py)
     python -m reports --run runs/model5-seed1     # one run of yours: its log and verdict, its pictures drawn
                                                   # into its folder
+    python -m reports --weights              # results/runs/<model>-seed1/model.pt -> weights/ (after --record)
 """
 import argparse
 from pathlib import Path
@@ -29,6 +30,9 @@ def build_parser():
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--check", action="store_true", help="write nothing; name each block that differs from "
                      "what results/ give, and exit 1 if any does")
+    how.add_argument("--weights", action="store_true", help="copy each model file's default run's weights "
+                     "(results/runs/<model>-seed1/model.pt, written by --record on this machine) into weights/, "
+                     "each with a JSON file of where it came from")
     how.add_argument("--run", metavar="DIR", help="a folder train.py wrote (runs/model5-seed1): print its log and "
                      "verdict and draw its pictures into it; nothing else is written")
     return parser
@@ -41,5 +45,12 @@ def main(argv=None):
             render_run,  # a run of one's own needs none of the documents' pages
         )
         return render_run(Path(args.run), args.data_dir)
+    from reports.weights import stale_weights, write_weights
+    if args.weights:
+        return write_weights(Path(args.results), Path(args.root))
     from reports.report import regenerate
-    return regenerate(Path(args.results), Path(args.root), args.data_dir, args.check)
+    status = regenerate(Path(args.results), Path(args.root), args.data_dir, args.check)
+    stale = stale_weights(Path(args.results), Path(args.root)) if args.check else []
+    for line in stale:
+        print(line)
+    return 1 if stale else status

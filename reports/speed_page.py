@@ -2,9 +2,11 @@
 sweeps on a GPU, and the CUDA-graph check against the eager step."""
 import json
 import re
+import subprocess
 from pathlib import Path
 
 from reports.evidence import held, net_name, relative, seed_text, shown_run, spread
+from trainer.paths import ROOT
 from trainer.verdict import min_last
 
 # The lines of a device log that carry its numbers.
@@ -30,7 +32,19 @@ def file_block(path, relative, keep=None):
     lines = Path(path).read_text().splitlines()
     if keep is not None:
         lines = [line for line in lines if keep.match(line)]
-    return "\n".join([f"From [`{relative}`]({relative}):", "", "```text", *lines, "```"])
+    return "\n".join([f"From [`{relative}`]({relative}):", "", "```text", *(as_run_then(line, path) for line in lines),
+                      "```"])
+
+
+def as_run_then(line, path):
+    """A log's header of a command whose script has since moved, with the commit that committed the log: the
+    script as it ran is `git show <commit>:<script>`."""
+    match = re.match(r"== python ([\w/]+\.py)\b", line)
+    if not match or (ROOT / match[1]).is_file():
+        return line
+    added = subprocess.run(["git", "log", "--diff-filter=A", "--format=%H", "-1", "--", str(path)], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    return f"{line} (at {added[:7]})" if added else line
 
 
 def gpu_sweeps_table(runs):

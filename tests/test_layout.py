@@ -72,7 +72,7 @@ def test_the_top_level_is_the_experiment():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     top = {line.split("/")[0] for line in tracked.splitlines()}
     modules = sorted(name for name in top if name.endswith(".py"))
-    assert modules == ["data.py", "model1.py", "model2.py", "model3.py", "model4.py", "train.py"]
+    assert modules == ["data.py", "hubconf.py", "model1.py", "model2.py", "model3.py", "model4.py", "train.py"]
     assert {"trainer", "lab", "reports", "tests", "docs", "results", "assets", "teachers"} <= top
 
 
@@ -184,14 +184,20 @@ print(json.dumps({{"code": code, "imported": sorted({{name.split(".")[0] for nam
         assert result.stderr.count("\n") == 1 and "pip install -e '.[sweeps]'" in result.stderr, result.stderr
 
 
-def test_every_command_in_the_readme_and_the_frontier_page_names_a_file_or_module_that_exists():
-    """`python X.py` and `python -m package.module` in the README and docs/frontier.md (docs/history.md
-    quotes commands as they ran, in the layout of their day)."""
-    for name in ("README.md", "docs/frontier.md"):
-        text = (ROOT / name).read_text()
-        for path in re.findall(r"python ([\w/]+\.py)\b", text):
-            assert (ROOT / path).is_file(), f"{name}: python {path}"
-        for module in set(re.findall(r"python -m ([\w.]+)", text)) - {"pytest", "venv", "pip"}:
-            parts = module.split(".")
-            assert (ROOT.joinpath(*parts).with_suffix(".py").is_file()
-                    or (ROOT.joinpath(*parts) / "__main__.py").is_file()), f"{name}: python -m {module}"
+def test_every_command_in_the_readme_and_the_docs_names_a_file_or_module_that_exists():
+    """`python X.py` and `python -m package.module` in README.md and docs/*.md name what exists today, or carry
+    `(at <commit>)` on their line, and exist at that commit (docs/history.md quotes commands as they ran)."""
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            where = f"{path.relative_to(ROOT)}:{number}"
+            files = re.findall(r"python ([\w/]+\.py)\b", line)
+            modules = set(re.findall(r"python -m ([\w.]+)", line)) - {"pytest", "venv", "pip"}
+            files += [f"{module.replace('.', '/')}.py" for module in modules
+                      if not (ROOT / module.replace(".", "/") / "__main__.py").is_file()]
+            commit = re.search(r"\(at ([0-9a-f]{7,40})\)", line)
+            for name in files:
+                if commit:
+                    shown = subprocess.run(["git", "cat-file", "-e", f"{commit[1]}:{name}"], cwd=ROOT)
+                    assert shown.returncode == 0, f"{where}: {name} at {commit[1]}"
+                else:
+                    assert (ROOT / name).is_file(), f"{where}: python {name}"

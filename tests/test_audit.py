@@ -135,3 +135,28 @@ def test_the_move_into_packages_changed_no_number():
         assert old[variant]["test_accuracy"] == new[variant]["test_accuracy"] and \
             len(new[variant]["test_accuracy"]) == 15, variant
 
+
+def test_the_trainers_refactor_changed_no_number():
+    """model3 seed 1001, model4 seed 6601, a trial net with test-time shifts and a distilled trial net on seed 1,
+    each run before the trainer's refactor into one straight path (commit 50e0fff) and after it, on one machine
+    with one thread: another training code's hash, the same numbers at every epoch; and the one pair of
+    provenance.EQUAL_NUMBERS, which lets the earlier code's records stand for the later code's, is this check's
+    (results/refactor-check/trainer)."""
+    check = ROOT / "results" / "refactor-check" / "trainer"
+    hashes = set()
+    for run in ("model3-seed1001", "model4-seed6601"):
+        old, new = (json.loads((check / side / run / "metrics.json").read_text()) for side in ("old", "new"))
+        assert old["provenance"]["git_commit"].startswith("50e0fff") and not new["provenance"]["git_dirty"]
+        for key in ("threads", "device_name", "cpu_capability", "torch"):
+            assert old["provenance"][key] == new["provenance"][key], key
+        assert len(new["epochs"]) == 15 and without_seconds(old["epochs"]) == without_seconds(new["epochs"]), run
+        hashes.add((old["provenance"]["code_sha256"], new["provenance"]["code_sha256"]))
+    old, new = ({row["variant"]: row for row in trials.load_trials(check / side / "trials.jsonl")}
+                for side in ("old", "new"))
+    assert sorted(old) == sorted(new) == ["p3918-kd2-settled-fade-b64", "p3918-tta-settled-fade-b64"]
+    for variant in old:
+        assert old[variant]["test_accuracy"] == new[variant]["test_accuracy"] and \
+            len(new[variant]["test_accuracy"]) == 15, variant
+        hashes.add((old[variant]["code_sha256"], new[variant]["code_sha256"]))
+    (before, after), = hashes  # one code on each side
+    assert before != after and provenance.EQUAL_NUMBERS == {before: after}

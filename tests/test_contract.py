@@ -208,3 +208,17 @@ def test_a_busy_machine_is_said_before_a_run_trains(monkeypatch):
     assert provenance.busy_machine(1) is None
     monkeypatch.setattr(provenance, "runnable_now", lambda: None)
     assert provenance.busy_machine(2) is None
+
+
+def test_a_run_of_code_a_refactor_check_showed_equal_is_todays_experiment():
+    """A record or checkpoint whose training code EQUAL_NUMBERS maps to today's is reused and resumed; any other
+    code is not."""
+    from trainer import provenance
+    where = provenance.provenance(ROOT / "model3.py", torch.device("cpu"))
+    (before, after), = provenance.EQUAL_NUMBERS.items()
+    saved = {"seed": 1, "recipe": {}, "provenance": {**where, "code_sha256": before}}
+    assert provenance.saved_run_differs(saved, {}, 1, {**where, "code_sha256": after}) is None
+    assert provenance.saved_run_differs(saved, {}, 1, {**where, "code_sha256": "1" * 64}).startswith(
+        "the training code")
+    assert provenance.saved_run_differs({**saved, "provenance": {**where, "code_sha256": after}}, {}, 1,
+                                        {**where, "code_sha256": before}).startswith("the training code")

@@ -30,7 +30,6 @@ from reports.evidence import (
     is_fresh,
     load_runs,
     load_trial_log,
-    margins,
     meets_bar,
     net_name,
     net_of,
@@ -79,13 +78,17 @@ def replace_marked(text, body, section):
 
 # --- the README's blocks -----------------------------------------------------------------------
 
+def prose(text, indent=""):
+    """A generated paragraph wrapped at 120 characters, a list item's later lines indented by `indent`."""
+    return textwrap.fill(text, 120, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+
+
 def results_table(runs):
-    """Markdown: one row per experiment's current net (the net of its default run): its fresh seeds on
-    the CPU, or its one run where it has no sweep."""
-    lines = [("| experiment | params | passes per test image | fresh seeds: target met (95% interval) | hold rate "
-              "from the margins (95% interval) | margin in images: mean ± std | lowest of last 5: mean ± std | "
-              "worst seed |"),
-             "| --- | ---: | ---: | --- | --- | --- | --- | --- |"]
+    """Markdown, six columns: one row per experiment's current net (the net of its default run), from its fresh
+    seeds on the CPU, or from its one run where it has no sweep."""
+    lines = [("| experiment | params | passes per test image | fresh seeds held | hold rate, fitted | worst seed's "
+              "lowest of last 5 |"),
+             "| --- | ---: | ---: | --- | --- | --- |"]
     for model in MODELS:
         shown = shown_run(runs, model)
         if shown is None:
@@ -94,21 +97,58 @@ def results_table(runs):
         if swept:
             _, lowest, worst = swept
             lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | {held(lowest)} | "
-                         f"{fitted(lowest)} | "
-                         f"{margins(lowest)} | {spread(lowest)} | {worst['seed']}: {min_last(worst['epochs']):.2f} |")
+                         f"{fitted(lowest)} | {min_last(worst['epochs']):.2f} (seed {worst['seed']}) |")
         else:
-            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | none; its one run (seed "
-                         f"{shown['seed']}) "
-                         f"{'met' if shown['target_met'] else 'missed'} the target | n/a | "
-                         f"{margin(min_last(shown['epochs'])):+d} (that run) | "
-                         f"{min_last(shown['epochs']):.2f} (that run) | n/a |")
+            lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | no sweep: seed "
+                         f"{shown['seed']} {'held' if shown['target_met'] else 'missed'} | n/a | "
+                         f"{min_last(shown['epochs']):.2f} (seed {shown['seed']}) |")
     return "\n".join(lines)
+
+
+def machines_text(runs):
+    """Under the results table: the CPU types and thread counts its sweeps ran on, each type named once."""
+    parts = []
+    for model in MODELS:
+        shown = shown_run(runs, model)
+        swept = shown and current_sweep(runs, model, shown)
+        if not swept:
+            continue
+        kinds = {}
+        for r in swept[0]:
+            kinds.setdefault((cpu_type(r), r["provenance"]["threads"]), []).append(r["seed"])
+        parts.append(f"{model} on " + "; ".join(
+            f"{name}{'' if ',' in name else ' (its records name no family, model or instruction set)'}, "
+            f"{threads} thread{'s' * (threads != 1)} ({len(seeds)} seeds)" for (name, threads), seeds in kinds.items()))
+    return prose("The sweeps behind the table ran on the CPU: " + "; ".join(parts) + ".") if parts else ""
+
+
+def int8_table(runs):
+    """Markdown: each model file's sweeps whose runs were also tested in int8 (--int8), float and int8 side by
+    side, what int8 cost in test images, and the int8 weights' bytes; empty without such runs."""
+    lines = [("| experiment | fresh seeds, CPU | float: held, fitted | int8: held, fitted | int8's cost, images a "
+              "window epoch | int8 weights |"),
+             "| --- | --- | --- | --- | --- | ---: |"]
+    for model in MODELS:
+        tested = [r for r in runs.get((model, "cpu"), []) if "int8" in r and is_fresh(r)]
+        if not tested:
+            continue
+        floats = [min_last(r["epochs"]) for r in tested]
+        ints = [min(row["test_accuracy"] for row in r["int8"]["epochs"]) for r in tested]
+        cost = [row["test_correct"] - float_row["test_correct"] for r in tested
+                for row, float_row in zip(r["int8"]["epochs"], r["epochs"][-LAST_EPOCHS:])]
+        cpu = tested[0]["int8"]["cpu"]
+        lines.append(f"| [{model}](#{model}) | {seed_text(sorted(r['seed'] for r in tested))}, {cpu_type(tested[0])}"
+                     f" ({'with' if cpu['vnni'] else 'no'} VNNI), {tested[0]['provenance']['threads']} thread | "
+                     f"{held(floats)}, {fitted(floats)} | {held(ints)}, {fitted(ints)} | "
+                     f"{sum(cost) / len(cost):+.1f} (from {min(cost):+d} to {max(cost):+d}) | "
+                     f"{tested[0]['int8']['int8_tensors']['weights']:,} bytes |")
+    return "\n".join(lines) if len(lines) > 2 else "No sweep has been tested in int8 yet."
 
 
 def result_line(model, runs, root, plain=()):
     """The Result bullet of an experiment: parameters, its default run's numbers, its sweeps' K/N and fit, and
     what its file reaches alone."""
-    return f"- **Result**: {result_text(model, runs, root, plain)}"
+    return prose(f"- **Result**: {result_text(model, runs, root)}", "  ")  # the file alone: the README's table
 
 
 def result_text(model, runs, root, plain=()):
@@ -160,6 +200,14 @@ def alone_text(model, plain, root):
             f"{LAST_EPOCHS} epochs {spread(lowest)}, worst seed {worst['seed']} at {worst['min_last']:.2f}%.")
 
 
+def alone_words(plain, root):
+    """The README's sentence on what the model files alone reach, by the plain loop, beside the table."""
+    held_by = [f"{held([r['min_last'] for r in rows])} for {model}" for model in MODELS
+               if (rows := alone_rows(plain, model, root))]
+    return prose(f"Trained alone by a plain loop, a model file held on {' and '.join(held_by)} of its fresh seeds "
+                 f"([the table](#what-the-file-alone-gives)).") if held_by else ""
+
+
 def alone_table(runs, plain, root):
     """Markdown: each model file that ran alone, by the plain loop, beside the same file with its RECIPE
     through fit, on their fresh seeds."""
@@ -201,7 +249,7 @@ def run_times(runs, results):
     if whole:
         text += (f"; on one {device_of_log(lines)}, alone on the device, the whole run took {whole['value']} s from "
                  f"start to end ([docs/speed.md](docs/speed.md#on-a-gpu))")
-    return text + "."
+    return prose(text + ".")
 
 
 def reference_text(trials):
@@ -223,7 +271,7 @@ def reference_text(trials):
                  f"fresh seeds {seed_text(sorted(r['seed'] for r in fresh))}, and its hold rate from the margins is "
                  f"{fitted(values)} "
                  f"([docs/frontier.md](docs/frontier.md#the-chance-of-holding-the-target-by-net-size)).")
-    return text
+    return prose(text)
 
 
 def single_pass_text(runs, trials):
@@ -247,13 +295,15 @@ def single_pass_text(runs, trials):
         name, lowest = same[0]
         text += (f" model4's own layers in one pass ({name}) held on {held(lowest)}, {fitted(lowest)} from the "
                  f"margins{'' if meets_bar(lowest) else ', short of the bar'}.")
-    return text
+    return prose(text)
 
 
 def readme_blocks(runs, root, results, trials, plain):
-    blocks = {"results": results_table(runs), "single-pass": single_pass_text(runs, trials),
+    blocks = {"results": results_table(runs), "machines": machines_text(runs), "int8": int8_table(runs),
+              "single-pass": single_pass_text(runs, trials),
               "run-times": run_times(runs, results),
-              "reference": reference_text(trials), "alone": alone_table(runs, plain, root)}
+              "reference": reference_text(trials), "alone": alone_table(runs, plain, root),
+              "alone-words": alone_words(plain, root)}
     for model in MODELS:
         shown = shown_run(runs, model)
         if shown is None:

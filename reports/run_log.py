@@ -28,16 +28,13 @@ def log_block(record, relative):
              f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
              f"# recipe: {describe_recipe(record['recipe'])}"]
     lines.append(load_line(record))
-    lines.append("# each epoch: its rate at the start | training loss (epoch mean) and accuracy | the test pass | "
-                 "seconds")
-    for m in epochs:
+    for m in epochs:  # its rate at the start | training loss (epoch mean) and accuracy | the test pass | seconds
         lines.append(f"EPOCH: {m['epoch']:<2} | lr {m['lr']:<7.4g}| train: loss {m['train_loss']:.4f}, accuracy "
                      f"{m['train_accuracy']:.2f}% | Test set: Average loss: {m['test_loss']:.4f}, Accuracy: "
                      f"{m['test_correct']}/{m['test_total']} ({m['test_accuracy']:.2f}%) | {m['seconds']:.1f} s")
     lines.append(verdict)
-    return "\n".join([f"<details><summary>Log: <code>{escape(verdict)}</code></summary>", "",
-                      f"From [`{relative}`]({relative}), every epoch as train.py recorded it:", "", "```text",
-                      *lines, "```", "", "</details>"])
+    summary = f'<details><summary>Log (<a href="{relative}">its record</a>): <code>{escape(verdict)}</code></summary>'
+    return "\n".join([summary, "", "```text", *lines, "```", "", "</details>"])
 
 
 def load_line(record):

@@ -132,7 +132,7 @@ def test_no_function_is_over_60_lines():
 
 def test_the_readme_names_the_files_that_travel():
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Take the trainer with you")[1].split("\n## ")[0]
+    section = readme.split("## Use it in a notebook")[1].split("\n## ")[0]
     assert all(f"`{name}`" in section for name in TRAVEL), section
 
 

@@ -161,7 +161,8 @@ def fake_trial(variant, question, seed, params, last5, cpu="CPU A"):
             "seconds_per_epoch": 10.0}
 
 
-DOCUMENTS = {"README.md": ("results", "single-pass", "run-times", "reference", "alone", "model3-result", "model3-log"),
+README_BLOCKS = ("results", "single-pass", "run-times", "reference", "alone", "alone-words", "machines", "int8")
+DOCUMENTS = {"README.md": (*README_BLOCKS, "model3-result", "model3-log"),
              "docs/frontier.md": ("frontier", "cross-cpu", "expect", "levers", "tuning-and-fresh"),
              "docs/trials.md": ("model3-sweeps", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
@@ -188,15 +189,15 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     text = (root / "README.md").read_text()
     assert text.startswith("# hand-written\n") and "stale" not in text
     assert text.count("text between") == len(DOCUMENTS["README.md"])
-    assert "| [model3](#model3) | 5,000 | 1 | 2/3 (21–94%) | 81% (0–100%) | +9.3 ± 11.0 | 99.493 ± 0.110 | " \
-           "1002: 99.38 |" in text
-    assert "Fresh seeds 1001–1003: target met on 2/3 (21–94%)" in text
+    assert "| [model3](#model3) | 5,000 | 1 | 2/3 (21–94%) | 81% (0–100%) | 99.38 (seed 1002) |" in text
+    assert "Fresh seeds 1001–1003: target met on 2/3 (21–94%)" in " ".join(text.split())  # wrapped prose
+    assert all(len(line) <= 120 for line in text.split("- **Result**")[1].split("<!--")[0].splitlines())
     lines = text.split("```text\n")[1].split("```")[0].splitlines()
     assert lines[0] == "$ python train.py --model model3"
     assert lines[1] == "# model3, seed 1, 5,000 params; CPU AMD EPYC, family 25, model 17, AVX512; 2 threads; " \
                        "torch 2.14.1; commit 1234567"
     assert lines[3] == "# the machine's load was not recorded for this run: other work may have shared the machine"
-    assert [line.split(" | ")[3] for line in lines[5:20]] == [
+    assert [line.split(" | ")[3] for line in lines[4:19]] == [
         f"Test set: Average loss: 0.0200, Accuracy: {m['test_correct']}/10000 ({m['test_accuracy']:.2f}%)"
         for m in shown["epochs"]]
     assert lines[-1] == verdict.target_met(5000, shown["epochs"])[1]
@@ -225,7 +226,7 @@ def test_check_names_a_block_edited_by_hand(tmp_path, capsys):
 def test_report_refuses_a_document_without_its_markers(tmp_path, capsys):
     results = tmp_path / "results"
     fake_run(results / "runs", "model3", 1, [99.5] * 15)
-    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "single-pass", "run-times", "reference", "alone")})
+    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": README_BLOCKS})
     before = (root / "README.md").read_text()
     assert cli.main(["--results", str(results), "--root", str(root)]) == 1
     assert (root / "README.md").read_text() == before
@@ -279,7 +280,7 @@ def test_trial_tables_and_the_frontier(tmp_path):
         "9.2 s/epoch\n"
         "tiny                 seed    2   2,832 params  last 5: 99.41 99.42 99.44 99.44 99.41  lowest 99.41  "
         "5.8 s/epoch\n")
-    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "single-pass", "run-times", "reference", "alone",
+    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": (*README_BLOCKS,
                                                         "model4-result", "model4-log"),
                              "docs/trials.md": ("model4-sweeps", *DOCUMENTS["docs/trials.md"][1:])})
     assert cli.main(["--results", str(results), "--root", str(root)]) == 0
@@ -425,7 +426,7 @@ def test_a_sweeps_hold_rate_from_its_margins_goes_beside_k_of_n():
 
 def test_a_model_docstrings_result_is_the_records_and_report_keeps_it_so(tmp_path):
     results, root = tmp_path / "results", a_repo(tmp_path, {**DOCUMENTS, "README.md": (
-        "results", "single-pass", "run-times", "reference", "alone", "model4-result", "model4-log")})
+        *README_BLOCKS, "model4-result", "model4-log")})
     (root / "model4.py").write_text('"""Model.\n\nResult (old numbers\n99.99%).\n\nAnalysis.\n"""\n')
     run = fake_run(results / "runs", "model4", 1, [99.0] * 10 + [99.41, 99.42, 99.45, 99.40, 99.44], params=4000)
     run["provenance"]["model_sha256"] = provenance.model_sha256(root / "model4.py")  # a run of today's code
@@ -454,7 +455,7 @@ def test_a_model_files_summary_pools_every_fresh_seed_of_its_net(tmp_path, capsy
     for seed in (3001, 3002):
         fake_run(runs, "model4", seed, [99.0] * 10 + [99.46] * 5, params=6908, folder=f"model4-6908-seed{seed}")
     (runs / "model4-summary.json").write_text('{"runs": 2}\n')  # the last sweep's, as train.py wrote it
-    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": ("results", "single-pass", "run-times", "reference", "alone",
+    root = a_repo(tmp_path, {**DOCUMENTS, "README.md": (*README_BLOCKS,
                                                         "model4-result", "model4-log"),
                              "docs/trials.md": ("model4-sweeps", *DOCUMENTS["docs/trials.md"][1:])})
     assert cli.main(["--results", str(results), "--root", str(root), "--check"]) == 1
@@ -523,7 +524,7 @@ def test_the_graph_check_says_which_runs_stopped_and_that_the_rest_repeat_the_ea
 def test_the_reference_is_cited_by_its_title_and_its_own_figures():
     fresh = [fake_trial(report.REFERENCE["variant"], "frontier", seed, 6136, [lowest] * 5)
              for seed, lowest in ((8001, 99.40), (8002, 99.31), (1, 99.5))]  # a tuning seed is no fresh seed
-    text = report.reference_text(fresh)
+    text = " ".join(report.reference_text(fresh).split())  # wrapped at 120
     assert f'"{report.REFERENCE["title"]}"' in text and "names no author, date or address" in text
     assert "its net has 6,136 parameters, and its one run held 99.40–99.43% from epoch 9 to 15" in text
     assert "(the lowest of its last 5: 99.40%, a margin of 0 images)" in text
@@ -537,7 +538,7 @@ def test_how_long_a_run_takes_comes_from_runs_that_had_their_machine_to_themselv
     (results / "runs-cuda").mkdir()
     (results / "runs-cuda" / speed_page.GPU_LOGS[0][1]).write_text(
         "torch 2 | CUDA 13.0 | GPU X\nwhole process: 18.9 s\n")
-    text = report.run_times(evidence.load_runs(results / "runs"), results)
+    text = " ".join(report.run_times(evidence.load_runs(results / "runs"), results).split())  # wrapped at 120
     assert text.startswith("model3's default run trained its 15 epochs in 0.5 minutes on a CPU (AMD EPYC, family "
                            "25, model 17, AVX512, 2 threads, the machine to itself")
     assert text.endswith("; on one GPU X, alone on the device, the whole run took 18.9 s from start to end "
@@ -627,7 +628,7 @@ def test_beside_a_shifted_model4_the_readme_names_the_smallest_net_that_clears_t
         fake_run(runs_dir, "model4", seed, [99.0] * 10 + [99.47 if seed != 3005 else 99.38] * 5, params=6000,
                  folder=f"model4-p6000-seed{seed}")
     trials = [fake_trial("small", "frontier", seed, 3000, [99.41] * 5) for seed in (9001, 9002)]
-    text = report.single_pass_text(evidence.load_runs(runs_dir), trials)
+    text = " ".join(report.single_pass_text(evidence.load_runs(runs_dir), trials).split())  # wrapped at 120
     assert text.startswith("model4 takes 5 forward passes per test image. The smallest net that clears the bar in "
                            "one pass is earlier model4 (p6000), 6,000 parameters: 19/20 (76–99%)"), text
     nets["model4"][0]["passes"] = 1  # a model4 of one pass needs no such sentence

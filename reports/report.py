@@ -202,10 +202,10 @@ def alone_text(model, plain, root):
 
 def alone_words(plain, root):
     """The README's sentence on what the model files alone reach, by the plain loop, beside the table."""
-    held_by = [f"{held([r['min_last'] for r in rows])} for {model}" for model in MODELS
+    held_by = [f"{model} on {sum(r['target_met'] for r in rows)}/{len(rows)}" for model in MODELS
                if (rows := alone_rows(plain, model, root))]
-    return prose(f"Trained alone by a plain loop, a model file held on {' and '.join(held_by)} of its fresh seeds "
-                 f"([the table](#what-the-file-alone-gives)).") if held_by else ""
+    return prose(f"Without them, the file alone trained by a plain loop held on far fewer of its fresh seeds: "
+                 f"{', '.join(held_by)} ([the table](#what-the-file-alone-gives)).") if held_by else ""
 
 
 def alone_table(runs, plain, root):

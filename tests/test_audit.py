@@ -160,3 +160,13 @@ def test_the_trainers_refactor_changed_no_number():
         hashes.add((old[variant]["code_sha256"], new[variant]["code_sha256"]))
     (before, after), = hashes  # one code on each side
     assert before != after and provenance.EQUAL_NUMBERS == {before: after}
+
+
+def test_a_checkpoint_of_the_code_before_the_refactor_resumes_to_the_same_numbers():
+    """results/refactor-check/trainer/resume: model1 seed 7, 3 epochs; the run left alone at 50e0fff, and the same
+    run stopped after epoch 1 there and resumed by the refactored trainer."""
+    check = ROOT / "results" / "refactor-check" / "trainer" / "resume"
+    alone, resumed = (json.loads((check / side / "metrics.json").read_text()) for side in ("uninterrupted", "resumed"))
+    assert alone["provenance"]["git_commit"].startswith("50e0fff")
+    assert provenance.EQUAL_NUMBERS[alone["provenance"]["code_sha256"]] == resumed["provenance"]["code_sha256"]
+    assert len(alone["epochs"]) == 3 and without_seconds(alone["epochs"]) == without_seconds(resumed["epochs"])

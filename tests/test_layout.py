@@ -201,3 +201,14 @@ def test_every_command_in_the_readme_and_the_docs_names_a_file_or_module_that_ex
                     assert shown.returncode == 0, f"{where}: {name} at {commit[1]}"
                 else:
                     assert (ROOT / name).is_file(), f"{where}: python {name}"
+
+
+def test_no_prose_line_of_the_readme_is_over_120_characters():
+    """Prose, the generated paragraphs included; code blocks, table rows, pictures and HTML lines may run longer."""
+    long, in_code = [], False
+    for number, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1):
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and len(line) > 120 and not line.startswith(("|", "![", "<")):
+            long.append(number)
+    assert long == []

@@ -513,17 +513,20 @@ def test_resume_refuses_a_run_of_another_experiment(tiny_mnist, tmp_path, capsys
 
 @pytest.mark.slow
 def test_the_readmes_loading_snippet_runs_as_written(tiny_mnist, tmp_path):
-    """README's "Using a model in a notebook": weights saved by fit, the model file alone beside them."""
+    """README's "Use it in a notebook": torch.hub's entry in a clone (hubconf.py and a model file beside weights
+    saved by fit), as its second snippet runs it."""
     from data import load_mnist
     from model4 import RECIPE, Net
     from trainer.engine import Options, fit
 
     text = (ROOT / "README.md").read_text()
-    snippet = text.split("## Using a model in a notebook")[1].split("```python\n")[1].split("```")[0]
-    shutil.copy(ROOT / "model4.py", tmp_path)
+    snippet = text.split("## Use it in a notebook")[1].split("```python\n")[2].split("```")[0]
+    assert 'torch.hub.load(".", "model4", source="local", pretrained=True)' in snippet
+    for name in ("model4.py", "hubconf.py"):
+        shutil.copy(ROOT / name, tmp_path)
     run = fit(Net, {**RECIPE, "epochs": 1}, load_mnist(tiny_mnist, download=False), options=Options(progress=False))
-    (tmp_path / "runs" / "model4-seed1").mkdir(parents=True)
-    torch.save(run.saved(), tmp_path / "runs" / "model4-seed1" / "model.pt")
+    (tmp_path / "weights").mkdir()
+    torch.save(run.saved(), tmp_path / "weights" / "model4.pt")
     result = subprocess.run([sys.executable, "-E", "-s", "-c", snippet], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr

@@ -116,10 +116,10 @@ def machines_text(runs):
         kinds = {}
         for r in swept[0]:
             kinds.setdefault((cpu_type(r), r["provenance"]["threads"]), []).append(r["seed"])
-        parts.append(f"{model} on " + "; ".join(
-            f"{name}{'' if ',' in name else ' (its records name no family, model or instruction set)'}, "
+        parts.append(f"{model}'s on " + " and on ".join(
+            f"{name}{'' if ',' in name else ' (the records name no family or instruction set)'}, "
             f"{threads} thread{'s' * (threads != 1)} ({len(seeds)} seeds)" for (name, threads), seeds in kinds.items()))
-    return prose("The sweeps behind the table ran on the CPU: " + "; ".join(parts) + ".") if parts else ""
+    return prose("The sweeps behind the table ran on CPUs: " + ". ".join(parts) + ".") if parts else ""
 
 
 def int8_table(runs):
@@ -204,7 +204,7 @@ def alone_words(plain, root):
     """The README's sentence on what the model files alone reach, by the plain loop, beside the table."""
     held_by = [f"{model} on {sum(r['target_met'] for r in rows)}/{len(rows)}" for model in MODELS
                if (rows := alone_rows(plain, model, root))]
-    return prose(f"Without them, the file alone trained by a plain loop held on far fewer of its fresh seeds: "
+    return prose(f"Trained alone by a plain loop, without its RECIPE, a model file held on far fewer fresh seeds: "
                  f"{', '.join(held_by)} ([the table](#what-the-file-alone-gives)).") if held_by else ""
 
 

@@ -2,7 +2,7 @@
 
     import torch
     net = torch.hub.load("path/to/a/clone", "model4", source="local", pretrained=True)  # no network
-    print(torch.hub.help("path/to/a/clone", "model4", source="local"))  # its size, passes and score
+    print(torch.hub.help("<owner>/<repo>", "model4"))  # from GitHub: its size, passes and score
 
 From GitHub, torch.hub.load("<owner>/<repo>", "model4", pretrained=True) asks first whether to trust the
 repository's code (trust_repo=True answers yes). An entry builds the model file's Net (kwargs go to it; today's

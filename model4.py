@@ -12,8 +12,8 @@ has met the goal (docs/frontier.md).
 
 Result (results/runs/model4-seed1/metrics.json and its fresh seeds' runs beside it;
 results/plain-loop.jsonl, written into this docstring by report.py): 4,820 parameters, shifted at
-test time (5 passes a test image). Seed 1: best test accuracy 99.51% (epoch 15), last 5 epochs 99.49
-99.49 99.50 99.48 99.51: target met. Fresh seeds 6301-6320, 6601-6610: target met on 29/30 (83-99%);
+test time (5 passes a test image). Seed 1: best test accuracy 99.50% (epoch 14), last 5 epochs 99.43
+99.46 99.48 99.50 99.48: target met. Fresh seeds 6301-6320, 6601-6610: target met on 29/30 (83-99%);
 hold rate from the margins 98% (93-99.9%); lowest of the last 5 epochs 99.469 ± 0.035, worst seed
 6306 at 99.37%. By CPU type: Intel(R) Xeon(R) Processor, family 6, model 167, AVX512: 19/20
 (76-99%), from the margins 97% (88-99.9%); AMD EPYC, family 25, model 17, AVX512: 10/10 (72-100%),

@@ -53,6 +53,8 @@ def test_export_writes_both_files_free_in_batch_and_true_to_pytorch(model4_run, 
     assert f"int8 weights {report['int8_tensors']['weights']:,} bytes" in out and "5 passes" in out
     assert report["int8_tensors"]["weights"] == sum(p.numel() for n, p in torch.load(
         model4_run / "model.pt", weights_only=True)["model_state"].items() if n.endswith("weight") and p.dim() == 4)
+    assert sorted(path.name for path in (tmp_path / "model4-onnx").iterdir()) == [
+        "export.json", "model4-int8.onnx", "model4.onnx"]  # each file whole by itself
     for name in ("model4.onnx", "model4-int8.onnx"):
         session = onnxruntime.InferenceSession(str(tmp_path / "model4-onnx" / name), providers=["CPUExecutionProvider"])
         for batch in (1, 13):
@@ -86,3 +88,4 @@ def test_the_int8_flag_leaves_the_float_numbers_as_they_are(model4_run, tiny_mni
     int8 = with_int8["int8"]
     assert [row["epoch"] for row in int8["epochs"]] == [1, 2, 3, 4, 5] and int8["settings"]["reduce_range"]
     assert "cpu_capability" in int8["cpu"] and int8["verdict"].startswith("TARGET MISSED")
+    assert not list((tmp_path / "model4-seed1").glob("*.onnx*"))  # the int8 files of the window are not kept

@@ -96,7 +96,8 @@ def write_float(net: nn.Module, module: ModuleType, path: Path) -> None:
     with torch.random.fork_rng():  # exporting runs the net: the caller's random state stays its own
         write_atomic(path, lambda tmp: torch.onnx.export(
             Exportable(net, module).eval(), (example,), str(tmp), dynamo=True, input_names=["images"],
-            output_names=["log_probs"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, verbose=False))
+            output_names=["log_probs"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}}, verbose=False,
+            external_data=False))  # one self-contained file: the weights inside it, not in a file beside it
 
 
 def write_int8(float_path: Path, path: Path, train_images: torch.Tensor) -> None:
@@ -255,7 +256,8 @@ def int8_window(folder: Path, params: int, metrics: Sequence[Mapping[str, Any]],
         correct, tensors = score(int8_path, test_x, test_y), weight_bytes(int8_path)
         rows.append({"epoch": epoch, "test_correct": correct, "test_total": len(test_y),
                      "test_accuracy": 100.0 * correct / len(test_y)})
-        float_path.unlink()
+        float_path.unlink()  # the window's weights stay (window_file): --export writes their files again
+        int8_path.unlink()
     met, verdict = target_met(params, cast("list[EpochMetrics]", [*metrics[:-LAST_EPOCHS], *rows]))
     return {"epochs": rows, "target_met": met, "verdict": verdict, "int8_tensors": tensors,
             "settings": INT8_SETTINGS, "cpu": cpu_features(), "onnxruntime": onnxruntime.__version__}

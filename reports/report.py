@@ -137,7 +137,9 @@ def int8_table(runs):
         cost = [row["test_correct"] - float_row["test_correct"] for r in tested
                 for row, float_row in zip(r["int8"]["epochs"], r["epochs"][-LAST_EPOCHS:])]
         cpu = tested[0]["int8"]["cpu"]
-        lines.append(f"| [{model}](#{model}) | {seed_text(sorted(r['seed'] for r in tested))}, {cpu_type(tested[0])}"
+        shifts = f" ({passes(tested[0])} passes a test image: test-time shifts)" if passes(tested[0]) > 1 else ""
+        seeds = seed_text(sorted(r["seed"] for r in tested))
+        lines.append(f"| [{model}](#{model}){shifts} | {seeds}, {cpu_type(tested[0])}"
                      f" ({'with' if cpu['vnni'] else 'no'} VNNI), {tested[0]['provenance']['threads']} thread | "
                      f"{held(floats)}, {fitted(floats)} | {held(ints)}, {fitted(ints)} | "
                      f"{sum(cost) / len(cost):+.1f} (from {min(cost):+d} to {max(cost):+d}) | "

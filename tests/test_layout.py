@@ -84,11 +84,9 @@ def test_each_package_says_what_it_does_and_may_import():
 
 def code_lines(path):
     """How many lines of a file hold code: blank lines, comments and docstrings left out."""
+    from trainer.provenance import docstring_starts
     text = path.read_text()
-    docstrings = {(node.body[0].lineno, node.body[0].col_offset) for node in ast.walk(ast.parse(text))
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
-                  and isinstance(node.body[0].value.value, str)}
+    docstrings = docstring_starts(text)
     layout = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
               tokenize.ENDMARKER)
     return len({row for token in tokenize.generate_tokens(io.StringIO(text).readline)

@@ -62,14 +62,19 @@ def model_sha256(path: str | Path) -> str:
 
 
 
+def docstring_starts(text: str) -> set[tuple[int, int]]:
+    """(line, column) where each docstring of a Python source begins: its module's, classes' and functions'."""
+    return {(node.body[0].lineno, node.body[0].col_offset) for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+            and isinstance(node.body[0].value.value, str)}
+
+
 def code_tokens(path: Path) -> list[str]:
     """A Python file's tokens without its comments, docstrings and blank lines: what its code does, the same
     on any Python version (ast.dump is not), unchanged by a comment or a docstring."""
     text = path.read_text()
-    docstrings = {(node.body[0].lineno, node.body[0].col_offset) for node in ast.walk(ast.parse(text))
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
-                  and isinstance(node.body[0].value.value, str)}
+    docstrings = docstring_starts(text)
     skipped = (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING)
     tokens = tokenize.generate_tokens(io.StringIO(text).readline)
     return [f"{tokenize.tok_name[token.type]} {token.string}" for token in tokens

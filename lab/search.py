@@ -66,6 +66,11 @@ ONE_CYCLE_EMA_B64 = {**ONE_CYCLE_EMA, "batch_size": 64}
 SETTLED_B64 = {**ONE_CYCLE_EMA_B64, "anneal_end": 10, "floor": 0.02}
 SETTLED_FADE_B64 = {**SETTLED_B64, "augment_fade": [7, 10]}  # and the window trains on unaugmented images
 TONE = {"brightness": 0.1, "contrast": 0.1}
+# The seventh push's yardsticks and its levers' settings, tag -> value (docs/history.md): Muon's rate, SAM's radius.
+SEVENTH_YARDSTICKS = {"p3918-tta-settled-fade-b64": "tta:8k,P,10,10,10,11",
+                      "p4820-settled-fade-b64": "8k,P,10,12,12,12"}
+MUON_RATES = {"024": 0.24, "006": 0.06, "0015": 0.015}
+SAM_RADII = {"005": 0.05, "002": 0.02, "01": 0.1}
 # The public 3,762-parameter net's recipe: plain SGD, a rate up to its peak at epoch 2 and down to 0 at
 # epoch 15 through 10% at epoch 8, batch 32, shifts, zoom and rotations with brightness and contrast.
 PUBLIC = {"momentum": 0.0, "weight_decay": 0.0, "schedule": "piecewise", "batch_size": 32, "lr": 0.1,
@@ -189,6 +194,12 @@ VARIANTS = {
                                     "distill_weight": 0.5}),
     # The reference write-up's net (6,136 parameters), with model3's recipe: does it hold under this protocol?
     "ref6136-onecycle-ema": ("frontier", "8,16,P,8t,8,12,12,16", ONE_CYCLE_EMA),
+    # Seventh push: Muon for the 3x3 convs (the first conv, the head and the norms on SGD), and SAM, each on
+    # both yardsticks at each setting its tuning may choose.
+    **{f"{name}-muon{tag}": ("frontier", spec, {**SETTLED_FADE_B64, "optimizer": "muon", "muon_lr": rate})
+       for name, spec in SEVENTH_YARDSTICKS.items() for tag, rate in MUON_RATES.items()},
+    **{f"{name}-sam{tag}": ("frontier", spec, {**SETTLED_FADE_B64, "sam_rho": rho})
+       for name, spec in SEVENTH_YARDSTICKS.items() for tag, rho in SAM_RADII.items()},
 }
 
 def variant_recipe(name):

@@ -34,17 +34,27 @@ def differences(found, expected):
     return moved
 
 
-def test_float64_numbers_are_the_committed_ones_on_any_machine():
-    assert differences(numbers_guard.guard_numbers(torch.float64), committed()["float64"]) == []
+# The guard's two trainings: RECIPE, whose numbers were recorded before the seventh push's levers existed (so
+# their defaults change nothing), and LEVERS, with Muon and SAM on.
+GUARDS = {"recipe": (numbers_guard.RECIPE, lambda values: values),
+          "levers": (numbers_guard.LEVERS, lambda values: values["levers"])}
 
 
-def test_float32_numbers_are_the_committed_fingerprint_to_the_bit():
-    fingerprints = committed()["float32"]
+@pytest.mark.parametrize("guard", GUARDS)
+def test_float64_numbers_are_the_committed_ones_on_any_machine(guard):
+    recipe, values = GUARDS[guard]
+    assert differences(numbers_guard.guard_numbers(torch.float64, recipe), values(committed())["float64"]) == []
+
+
+@pytest.mark.parametrize("guard", GUARDS)
+def test_float32_numbers_are_the_committed_fingerprint_to_the_bit(guard):
+    recipe, values = GUARDS[guard]
+    fingerprints = values(committed())["float32"]
     key = numbers_guard.fingerprint_key()
     if key not in fingerprints:
         pytest.skip(f"no float32 fingerprint for {key} (committed for: {'; '.join(fingerprints)}); "
                     f"the float64 guard holds here")
-    assert numbers_guard.guard_numbers(torch.float32) == fingerprints[key]
+    assert numbers_guard.guard_numbers(torch.float32, recipe) == fingerprints[key]
 
 
 def test_the_tolerance_tells_a_change_from_an_instruction_set():
@@ -55,22 +65,27 @@ def test_the_tolerance_tells_a_change_from_an_instruction_set():
     assert len(differences(moved, expected)) == len(expected)
 
 
-# Deliberate breaks: (what, the code as it is, the code broken). Each must be found in the code (else the
-# break no longer tests anything) and must move the float64 guard.
+# Deliberate breaks: (what, the code as it is, the code broken, the guard that must see it). Each must be found
+# in the code (else the break no longer tests anything) and must move that guard's float64 numbers.
 BREAKS = [
     ("the order of two random draws", "    angle = draw() * math.radians(rotate)\n    zoom = 1 + draw() * scale\n",
-     "    zoom = 1 + draw() * scale\n    angle = draw() * math.radians(rotate)\n"),
-    ("the fade's formula", "(last - epoch) / (last - first)", "(last - epoch + 1) / (last - first)"),
-    ("the deskew's sign", "torch.stack([one, slant, cx], 1)", "torch.stack([one, -slant, cx], 1)"),
+     "    zoom = 1 + draw() * scale\n    angle = draw() * math.radians(rotate)\n", "recipe"),
+    ("the fade's formula", "(last - epoch) / (last - first)", "(last - epoch + 1) / (last - first)", "recipe"),
+    ("the deskew's sign", "torch.stack([one, slant, cx], 1)", "torch.stack([one, -slant, cx], 1)", "recipe"),
     ("the weight average's update", "torch._foreach_lerp_(*self.floats, 1 - self.decay)",
-     "torch._foreach_lerp_(*self.floats, 0.5 * (1 - self.decay))"),
-    ("the temperature", "* self.temperature ** 2", "* self.temperature"),
+     "torch._foreach_lerp_(*self.floats, 0.5 * (1 - self.decay))", "recipe"),
+    ("the temperature", "* self.temperature ** 2", "* self.temperature", "recipe"),
+    ("Muon's iteration", "x = 3.4445 * x + (-4.7750 * a", "x = 3.4 * x + (-4.7750 * a", "levers"),
+    ("SAM's radius", "p.add_(g * scale)", "p.add_(g * scale * 2)", "levers"),
+    ("SAM's second update of BatchNorm's statistics",
+     "module.track_running_stats = False  # in training", "module.track_running_stats = True  # in training",
+     "levers"),
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("what,code,broken", BREAKS, ids=[what for what, _, _ in BREAKS])
-def test_the_guard_fails_on_a_deliberate_break(tmp_path, what, code, broken):
+@pytest.mark.parametrize("what,code,broken,guard", BREAKS, ids=[what for what, _, _, _ in BREAKS])
+def test_the_guard_fails_on_a_deliberate_break(tmp_path, what, code, broken, guard):
     repo = copy_of_the_code(tmp_path / "repo")
     (repo / "tests").mkdir()
     for name in ("numbers_guard.py", "fixtures"):
@@ -85,8 +100,8 @@ def test_the_guard_fails_on_a_deliberate_break(tmp_path, what, code, broken):
     assert len(hits) == 1, f"{what}: the code to break is in {len(hits)} files"
     hits[0].write_text(hits[0].read_text().replace(code, broken))
     env = {**os.environ, "PYTHONPATH": str(repo)}  # the copy's code, ahead of the editable install's
-    done = subprocess.run([sys.executable, "tests/numbers_guard.py", "float64"], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=240)
+    done = subprocess.run([sys.executable, "tests/numbers_guard.py", "float64"] + ["--levers"] * (guard == "levers"),
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    assert differences(found, committed()["float64"]), f"{what}: the guard did not move"
+    assert differences(found, GUARDS[guard][1](committed())["float64"]), f"{what}: the guard did not move"

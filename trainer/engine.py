@@ -122,9 +122,65 @@ def load_weights(model: nn.Module, state: Mapping[str, Any], name: str = "this n
             from None
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.SGD:
-    return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
-                           weight_decay=recipe["weight_decay"], nesterov=recipe["nesterov"])
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer: SGD on every parameter, or (optimizer: muon) Muon on muon_filters(model) and
+    SGD on the rest, in one optimizer whose first group is SGD's (its rate is the one the log shows)."""
+    if recipe["optimizer"] == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],
+                               weight_decay=recipe["weight_decay"], nesterov=recipe["nesterov"])
+    sgd = {"lr": recipe["lr"], "momentum": recipe["momentum"], "weight_decay": recipe["weight_decay"],
+           "nesterov": recipe["nesterov"]}
+    filters = {id(p) for p in muon_filters(model).values()}
+    return MuonSGD([{"params": [p for p in model.parameters() if id(p) not in filters], **sgd, "muon": False},
+                    {"params": [p for p in model.parameters() if id(p) in filters], "lr": recipe["muon_lr"],
+                     "momentum": recipe["muon_momentum"], "weight_decay": 0.0, "nesterov": True, "muon": True}])
+
+
+def muon_filters(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The conv filters Muon trains, by name: every weight of two or more dimensions but the first (the conv
+    that sees the image) and the last (the head), which Muon's authors leave to another optimizer."""
+    return dict(list((name, p) for name, p in model.named_parameters() if p.ndim >= 2)[1:-1])
+
+
+def orthogonalized(update: torch.Tensor, steps: int = 5) -> torch.Tensor:
+    """The nearest semi-orthogonal matrix to `update` flattened to (out, rest): U V^T of its U S V^T, by Muon's
+    quintic Newton-Schulz iteration (the coefficients of Jordan et al., 2024), in the update's own dtype."""
+    x = update.reshape(len(update), -1)
+    tall = x.size(0) > x.size(1)
+    x = x.T if tall else x
+    x = x / (x.norm() + 1e-7)
+    for _ in range(steps):
+        a = x @ x.T
+        x = 3.4445 * x + (-4.7750 * a + 2.0315 * a @ a) @ x
+    return (x.T if tall else x).reshape(update.shape)
+
+
+class MuonSGD(torch.optim.Optimizer):
+    """Muon on the groups marked `muon`, SGD (torch.optim.SGD's update) on the others, in one optimizer so
+    that one schedule moves both rates. Muon as airbench94_muon applies it to conv filters that BatchNorm
+    follows: Nesterov momentum, the update orthogonalized, and each filter bank rescaled to norm sqrt(out)
+    before its step (BatchNorm makes the scale moot; fixing it keeps the step's relative size)."""
+
+    def __init__(self, groups: list[dict[str, Any]]) -> None:
+        super().__init__(groups, {"momentum": 0.0, "weight_decay": 0.0, "nesterov": False, "muon": False})
+
+    @torch.no_grad()
+    def step(self, closure: None = None) -> None:  # type: ignore[override]
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad.add(p, alpha=group["weight_decay"]) if group["weight_decay"] else p.grad
+                buffer = self.state[p].get("momentum_buffer")
+                if buffer is None:
+                    buffer = self.state[p]["momentum_buffer"] = grad.clone()
+                else:
+                    buffer.mul_(group["momentum"]).add_(grad)
+                move = grad.add(buffer, alpha=group["momentum"]) if group["nesterov"] else buffer
+                if group["muon"]:
+                    p.mul_(len(p) ** 0.5 / p.norm())
+                    move = orthogonalized(move)
+                p.add_(move, alpha=-group["lr"])
 
 
 def lr_factor(recipe: Recipe, epoch: float) -> float:
@@ -234,6 +290,32 @@ def forward_backward(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     loss = criterion(output, x, y)
     loss.backward()
     return loss, output
+
+
+def sharpness_aware(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: TrainingLoss, rho: float) -> None:
+    """SAM's second pass (Foret et al., 2021), after forward_backward: the weights moved by `rho` along their
+    gradient (its norm over the whole net), the gradient taken there replaces theirs, the weights put back.
+    BatchNorm normalizes by this batch again but its running statistics keep the first pass's update."""
+    grads = {p: p.grad for p in model.parameters() if p.grad is not None}
+    with torch.no_grad():
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads.values()]))
+        scale = rho / (norm + 1e-12)  # a tensor: no wait for the device
+        weights = {p: p.clone() for p in grads}  # copied back: w + e - e need not be w to the bit
+        for p, g in grads.items():
+            p.add_(g * scale)
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    for module in norms:
+        module.track_running_stats = False  # in training, batch statistics and no update of the running ones
+    for p in weights:
+        p.grad = None
+    try:
+        criterion(model(x), x, y).backward()
+    finally:
+        for module in norms:
+            module.track_running_stats = True
+        with torch.no_grad():
+            for p, weight in weights.items():
+                p.copy_(weight)
 
 
 class GraphedStep:
@@ -353,7 +435,9 @@ class Training:
         self.average = WeightAverage(model, recipe["ema"]) if recipe["ema"] else None
         self.tested = self.average.model if self.average else model  # the net tested and saved
         self.criterion = TrainingLoss(recipe, self.teacher())
-        use_graph = options.device.type == "cuda" and options.cuda_graph
+        use_graph = options.device.type == "cuda" and options.cuda_graph and not recipe["sam_rho"]
+        if options.device.type == "cuda" and options.cuda_graph and recipe["sam_rho"]:
+            print("SAM's two passes are not captured as one CUDA graph: the training step runs eagerly.")
         self.step = GraphedStep(model, recipe["batch_size"], self.criterion) if use_graph else None
         self.epochs = 1 if options.dry_run else recipe["epochs"]
         self.max_batches = DRY_RUN_BATCHES if options.dry_run else None
@@ -390,6 +474,8 @@ class Training:
             if self.step is None:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss, output = forward_backward(self.model, x, y, self.criterion)
+                if self.recipe["sam_rho"]:
+                    sharpness_aware(self.model, x, y, self.criterion, self.recipe["sam_rho"])
             else:
                 loss, output = self.step(x, y)
             self.optimizer.step()

@@ -52,8 +52,16 @@ SCHEMA = {
                                  "outputs in the soft loss")),
     "distill_weight": (0.5, ("distillation: the soft loss's share of the training loss (the true labels' "
                             "cross-entropy has the rest)")),
+    "optimizer": ("sgd", ("sgd, or muon: Muon (Jordan et al., 2024) for the conv filters between the first conv "
+                         "and the head, each flattened to out x rest; SGD (lr, momentum, ...) for the first conv, the "
+                         "head and the norms")),
+    "muon_lr": (0.24, "muon: Muon's peak rate, moved by the schedule as lr is (airbench94_muon's 0.24)"),
+    "muon_momentum": (0.6, "muon: Muon's Nesterov momentum (airbench94_muon's 0.6)"),
+    "sam_rho": (0.0, ("sharpness-aware minimization (Foret et al., 2021): the radius of its second pass, which takes "
+                     "the gradient at the weights moved that far uphill and costs a step twice (0: one pass)")),
 }
 SCHEDULES = ("constant", "multistep", "cosine", "piecewise")
+OPTIMIZERS = ("sgd", "muon")
 
 
 class RecipeError(ValueError):
@@ -62,7 +70,8 @@ class RecipeError(ValueError):
 
 POSITIVE_INTEGERS = ("epochs", "batch_size")
 NUMBERS = ("lr", "momentum", "weight_decay", "gamma", "warmup", "floor", "label_smoothing", "rotate", "translate",
-           "scale", "brightness", "contrast", "elastic", "distill_temperature", "distill_weight")
+           "scale", "brightness", "contrast", "elastic", "distill_temperature", "distill_weight", "muon_lr",
+           "muon_momentum", "sam_rho")
 OPTIONAL_NUMBERS = ("anneal_end", "ema", "bn_momentum")
 
 
@@ -107,6 +116,8 @@ def complete(recipe: Mapping[str, Any], source: str = "the recipe") -> Recipe:
         raise RecipeError(f"{source}: nesterov must be true or false, not {full['nesterov']!r}")
     if full["nesterov"] and not full["momentum"] > 0:
         raise RecipeError(f"{source}: nesterov needs a momentum above zero")
+    if full["optimizer"] not in OPTIMIZERS:
+        raise RecipeError(f"{source}: unknown optimizer {full['optimizer']!r}; valid: {', '.join(OPTIMIZERS)}")
     if full["schedule"] not in SCHEDULES:
         raise RecipeError(f"{source}: unknown schedule {full['schedule']!r}; valid: {', '.join(SCHEDULES)}")
     if full["schedule"] == "piecewise" and (len(full["points"]) < 2 or full["points"][0][0] != 0):

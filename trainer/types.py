@@ -32,6 +32,10 @@ class Recipe(TypedDict):
     teacher: str | None
     distill_temperature: float
     distill_weight: float
+    optimizer: Literal["sgd", "muon"]
+    muon_lr: float
+    muon_momentum: float
+    sam_rho: float
 
 
 class Provenance(TypedDict):

@@ -181,7 +181,7 @@ VARIANTS = {
                                              {**SETTLED_FADE_B64, "augment_fade": [6, 9], "floor": 0.01}),
     "p3918-deskew-tta-settled-fade69-b64-floor01": ("frontier", "deskew+tta:8k,P,10,10,10,11",
                                                     {**SETTLED_FADE_B64, "augment_fade": [6, 9], "floor": 0.01}),
-    # The floor's fallback (docs/history.md): model4's 6,908 net with test-time shifts, model3's recipe.
+    # The fallback's reserve (docs/history.md): model4's 6,908 net with test-time shifts, model3's recipe.
     "p6908-tta-onecycle-ema": ("frontier", "tta:12k,P,12,14,14,14", ONE_CYCLE_EMA),
     # Fifth push, distillation: a wider net as the teacher (not a candidate: it is not judged by the budget),
     # and the 3,918 net learning from its soft labels at two temperatures.

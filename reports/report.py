@@ -83,9 +83,10 @@ def prose(text, indent=""):
     return textwrap.fill(text, 120, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
 
 
-def results_table(runs):
+def results_table(runs, trials=()):
     """Markdown, six columns: one row per experiment's current net (the net of its default run), from its fresh
-    seeds on the CPU, or from its one run where it has no sweep."""
+    seeds on the CPU, or from its one run where it has no sweep; then the reference write-up's net, from its
+    fresh seeds under this protocol (`trials`), where it has run."""
     lines = [("| experiment | params | passes per test image | fresh seeds held | hold rate, fitted | worst seed's "
               "lowest of last 5 |"),
              "| --- | ---: | ---: | --- | --- | --- |"]
@@ -102,6 +103,12 @@ def results_table(runs):
             lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | no sweep: seed "
                          f"{shown['seed']} {'held' if shown['target_met'] else 'missed'} | n/a | "
                          f"{min_last(shown['epochs']):.2f} (seed {shown['seed']}) |")
+    fresh = sorted((r for r in trials if r["variant"] == REFERENCE["variant"] and is_fresh(r)), key=lambda r: r["seed"])
+    if fresh:
+        lowest, worst = [r["min_last"] for r in fresh], min(fresh, key=lambda r: r["min_last"])
+        lines.append(f"| [the write-up's net](docs/frontier.md#the-net-to-beat), with model3's recipe | "
+                     f"{REFERENCE['params']:,} | 1 | {held(lowest)} | {fitted(lowest)} | "
+                     f"{worst['min_last']:.2f} (seed {worst['seed']}) |")
     return "\n".join(lines)
 
 
@@ -122,9 +129,16 @@ def machines_text(runs):
     return prose("The sweeps behind the table ran on CPUs: " + ". ".join(parts) + ".") if parts else ""
 
 
+# The published anchor for tiny MNIST nets on microcontrollers, by its own figures: one run each (its README).
+ANCHOR = ("| [cpldcpu/BitNetMCU](https://github.com/cpldcpu/BitNetMCU) (published: 16x16 inputs, 60–90 epochs, one "
+          "run each) | one run | n/a | 99.44% in 2-, 4- and 8-bit weights (99.28% with 7.3 KB, 99.55% with 11.0 KB) | "
+          "n/a | 9.3 KB |")
+
+
 def int8_table(runs):
     """Markdown: each model file's sweeps whose runs were also tested in int8 (--int8), float and int8 side by
-    side, what int8 cost in test images, and the int8 weights' bytes; empty without such runs."""
+    side, what int8 cost in test images, and the int8 weights' bytes, then the published anchor; empty without
+    such runs."""
     lines = [("| experiment | fresh seeds, CPU | float: held, fitted | int8: held, fitted | int8's cost, images a "
               "window epoch | int8 weights |"),
              "| --- | --- | --- | --- | --- | ---: |"]
@@ -144,18 +158,20 @@ def int8_table(runs):
                      f"{held(floats)}, {fitted(floats)} | {held(ints)}, {fitted(ints)} | "
                      f"{sum(cost) / len(cost):+.1f} (from {min(cost):+d} to {max(cost):+d}) | "
                      f"{tested[0]['int8']['int8_tensors']['weights']:,} bytes |")
-    return "\n".join(lines) if len(lines) > 2 else "No sweep has been tested in int8 yet."
+    return "\n".join([*lines, ANCHOR]) if len(lines) > 2 else "No sweep has been tested in int8 yet."
 
 
 def result_line(model, runs, root, plain=()):
     """The Result bullet of an experiment: parameters, its default run's numbers, its sweeps' K/N and fit, and
     what its file reaches alone."""
-    return prose(f"- **Result**: {result_text(model, runs, root)}", "  ")  # the file alone: the README's table
+    # The file alone: the README's notebook section; each CPU type's share: a link, the first screen names them.
+    return prose(f"- **Result**: {result_text(model, runs, root, by_cpu=False)}", "  ")
 
 
-def result_text(model, runs, root, plain=()):
+def result_text(model, runs, root, plain=(), by_cpu=True):
     """An experiment's measured result in a few sentences: the README's Result and its model file's docstring
-    (`plain`: the runs of model files alone, plain_loop.py's)."""
+    (`plain`: the runs of model files alone, plain_loop.py's; `by_cpu`: each CPU type's K/N and fit, else a link
+    to them)."""
     shown = shown_run(runs, model)
     if not runs_todays_code(model, [shown], root):
         return "not yet measured."
@@ -170,12 +186,13 @@ def result_text(model, runs, root, plain=()):
         text += (f" Fresh seeds {seed_text(sorted(r['seed'] for r in sweep))}: target met on {held(lowest)}; hold "
                  f"rate from the margins {fitted(lowest)}; lowest of the last {LAST_EPOCHS} epochs {spread(lowest)}, "
                  f"worst seed {worst['seed']} at {min_last(worst['epochs']):.2f}%.")
-        by_cpu = {}
+        cpus = {}
         for r in sweep:
-            by_cpu.setdefault(cpu_type(r), []).append(min_last(r["epochs"]))
-        if len(by_cpu) > 1:
-            text += " By CPU type: " + "; ".join(f"{name}: {held(values)}, from the margins {fitted(values)}"
-                                                 for name, values in by_cpu.items()) + "."
+            cpus.setdefault(cpu_type(r), []).append(min_last(r["epochs"]))
+        if len(cpus) > 1:
+            text += " By CPU type: " + ("; ".join(f"{name}: {held(values)}, from the margins {fitted(values)}"
+                                                  for name, values in cpus.items()) if by_cpu else
+                                        "[docs/trials.md](docs/trials.md#the-model-files-sweeps)") + "."
     return text + alone_text(model, plain, root)
 
 
@@ -207,7 +224,7 @@ def alone_words(plain, root):
     held_by = [f"{model} on {sum(r['target_met'] for r in rows)}/{len(rows)}" for model in MODELS
                if (rows := alone_rows(plain, model, root))]
     return prose(f"Trained alone by a plain loop, without its RECIPE, a model file held on far fewer fresh seeds: "
-                 f"{', '.join(held_by)} ([the table](#what-the-file-alone-gives)).") if held_by else ""
+                 f"{', '.join(held_by)} ([the table](docs/trials.md#what-the-file-alone-gives)).") if held_by else ""
 
 
 def alone_table(runs, plain, root):
@@ -255,7 +272,7 @@ def run_times(runs, results):
 
 
 def reference_text(trials):
-    """The README's sentences on the write-up this project grew from: what it is, its net's figures by its own
+    """frontier.md's sentences on the write-up this project grew from: what it is, its net's figures by its own
     log, and that net here on its fresh seeds."""
     accuracy, last = REFERENCE["test_accuracy"], REFERENCE["test_accuracy"][-LAST_EPOCHS:]
     since = next(i for i in range(1, len(accuracy) + 1) if all(map(accuracy_holds, accuracy[i - 1:])))
@@ -271,8 +288,7 @@ def reference_text(trials):
         values = [r["min_last"] for r in sorted(fresh, key=lambda r: r["seed"])]
         text += (f" Here that net with model3's recipe (`{REFERENCE['variant']}`) held on {held(values)} of its "
                  f"fresh seeds {seed_text(sorted(r['seed'] for r in fresh))}, and its hold rate from the margins is "
-                 f"{fitted(values)} "
-                 f"([docs/frontier.md](docs/frontier.md#the-chance-of-holding-the-target-by-net-size)).")
+                 f"{fitted(values)} ([by net size](#the-chance-of-holding-the-target-by-net-size)).")
     return prose(text)
 
 
@@ -301,11 +317,8 @@ def single_pass_text(runs, trials):
 
 
 def readme_blocks(runs, root, results, trials, plain):
-    blocks = {"results": results_table(runs), "machines": machines_text(runs), "int8": int8_table(runs),
-              "single-pass": single_pass_text(runs, trials),
-              "run-times": run_times(runs, results),
-              "reference": reference_text(trials), "alone": alone_table(runs, plain, root),
-              "alone-words": alone_words(plain, root)}
+    blocks = {"results": results_table(runs, trials), "machines": machines_text(runs), "int8": int8_table(runs),
+              "run-times": run_times(runs, results), "alone-words": alone_words(plain, root)}
     for model in MODELS:
         shown = shown_run(runs, model)
         if shown is None:
@@ -435,8 +448,11 @@ def regenerate(results, root, data_dir=None, check=False):
     others = [r for records in load_runs(results / "refactor-check" / "new").values() for r in records]
     plain = load_trials(results / "plain-loop.jsonl")
     documents = {"README.md": readme_blocks(runs, root, results, trials, plain),
-                 "docs/frontier.md": frontier_blocks(runs, trial_files, again, others),
-                 "docs/trials.md": trials_blocks(runs, trials + again, logged, root),
+                 "docs/frontier.md": {**frontier_blocks(runs, trial_files, again, others),
+                                      "single-pass": single_pass_text(runs, trials),
+                                      "reference": reference_text(trials)},
+                 "docs/trials.md": {**trials_blocks(runs, trials + again, logged, root),
+                                    "alone": alone_table(runs, plain, root)},
                  "docs/speed.md": speed_blocks(runs, results, root)}
     documents.update({f"{model}.py": {"Result": docstring_result(model, runs, root, plain)} for model in MODELS
                       if shown_run(runs, model) and (root / f"{model}.py").is_file()})

@@ -155,8 +155,8 @@ def group_trials(trials):
 
 
 def trial_cpu(row):
-    """The CPU type a trial ran on, as its line records it: the earliest lines name none."""
-    return row.get("device_name") or "not recorded"
+    """The CPU type a trial ran on, named as a run's is (evidence.cpu_type): the earliest lines name none."""
+    return cpu_type({"provenance": row}) if row.get("device_name") else "not recorded"
 
 
 def tuning_and_fresh_table(*trial_files):

@@ -25,30 +25,28 @@ def log_block(record, relative):
     epochs = record["epochs"]
     verdict = target_met(record["params"], epochs)[1]
     lines = [f"$ {command(record['model'], [record['seed']], record)}",
-             f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}",
+             f"# {record['model']}, seed {record['seed']}, {record['params']:,} params; {machine(record)}; "
+             + load_clause(record),
              f"# recipe: {describe_recipe(record['recipe'])}"]
-    lines.append(load_line(record))
     for m in epochs:  # its rate at the start | training loss (epoch mean) and accuracy | the test pass | seconds
         lines.append(f"EPOCH: {m['epoch']:<2} | lr {m['lr']:<7.4g}| train: loss {m['train_loss']:.4f}, accuracy "
                      f"{m['train_accuracy']:.2f}% | Test set: Average loss: {m['test_loss']:.4f}, Accuracy: "
                      f"{m['test_correct']}/{m['test_total']} ({m['test_accuracy']:.2f}%) | {m['seconds']:.1f} s")
     lines.append(verdict)
     summary = f'<details><summary>Log (<a href="{relative}">its record</a>): <code>{escape(verdict)}</code></summary>'
-    return "\n".join([summary, "", "```text", *lines, "```", "", "</details>"])
+    return "\n".join([summary, "", "```text", *lines, "```", "</details>"])
 
 
-def load_line(record):
-    """A log's line on how busy the machine was, which its seconds depend on."""
+def load_clause(record):
+    """How busy the machine was, which a log's seconds depend on: the 1-minute load average at the run's start
+    and end, and whether it ended under the run's threads + SHARED_LOAD (the machine to itself)."""
     shared = shared_machine(record)
     if shared is None:
-        return "# the machine's load was not recorded for this run: other work may have shared the machine"
+        return "its load not recorded (other work may have shared the machine)"
     machine, threads = record["machine"], record["provenance"]["threads"]
-    return (f"# the machine's load (1-minute average): {machine['start']['load'][0]:.2f} at the start, "
-            f"{machine['end']['load'][0]:.2f} at the end, on {machine['end']['cores']} cores; "
-            f"{'at or over' if shared else 'under'} {threads + SHARED_LOAD:g} (its {threads} "
-            f"thread{'s' * (threads != 1)} + {SHARED_LOAD:g}), so " +
-            ("other work shared the machine, and these seconds are longer than a run alone takes" if shared else
-             "the run had the machine to itself"))
+    return (f"load {machine['start']['load'][0]:.2f} to {machine['end']['load'][0]:.2f} on {machine['end']['cores']} "
+            f"cores ({'at or over' if shared else 'under'} {threads} thread{'s' * (threads != 1)} + {SHARED_LOAD:g}: "
+            f"{'other work shared the machine' if shared else 'the machine to itself'})")
 
 
 def escape(text):

@@ -201,6 +201,14 @@ def test_every_command_in_the_readme_and_the_docs_names_a_file_or_module_that_ex
                     assert (ROOT / name).is_file(), f"{where}: python {name}"
 
 
+def test_the_readme_is_a_students_front_page():
+    """Under 320 lines; above Quick start at most 45, with a results table of at most 6 columns."""
+    lines = (ROOT / "README.md").read_text().splitlines()
+    first_screen = lines[:lines.index("## Quick start")]
+    header = next(line for line in first_screen if line.startswith("| experiment |"))
+    assert len(lines) < 320 and len(first_screen) <= 45 and header.count("|") - 1 <= 6
+
+
 def test_no_prose_line_of_the_readme_is_over_120_characters():
     """Prose, the generated paragraphs included; code blocks, table rows, pictures and HTML lines may run longer."""
     long, in_code = [], False

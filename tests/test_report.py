@@ -161,10 +161,11 @@ def fake_trial(variant, question, seed, params, last5, cpu="CPU A"):
             "seconds_per_epoch": 10.0}
 
 
-README_BLOCKS = ("results", "single-pass", "run-times", "reference", "alone", "alone-words", "machines", "int8")
+README_BLOCKS = ("results", "run-times", "alone-words", "machines", "int8")
 DOCUMENTS = {"README.md": (*README_BLOCKS, "model3-result", "model3-log"),
-             "docs/frontier.md": ("frontier", "cross-cpu", "expect", "levers", "tuning-and-fresh"),
-             "docs/trials.md": ("model3-sweeps", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
+             "docs/frontier.md": ("frontier", "cross-cpu", "expect", "levers", "tuning-and-fresh", "single-pass",
+                                  "reference"),
+             "docs/trials.md": ("model3-sweeps", "alone", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
              "docs/speed.md": ("gpu-sweeps",)}
 
 
@@ -195,9 +196,9 @@ def test_report_rewrites_only_the_marked_blocks_and_renders_logs_from_the_record
     lines = text.split("```text\n")[1].split("```")[0].splitlines()
     assert lines[0] == "$ python train.py --model model3"
     assert lines[1] == "# model3, seed 1, 5,000 params; CPU AMD EPYC, family 25, model 17, AVX512; 2 threads; " \
-                       "torch 2.14.1; commit 1234567"
-    assert lines[3] == "# the machine's load was not recorded for this run: other work may have shared the machine"
-    assert [line.split(" | ")[3] for line in lines[4:19]] == [
+                       "torch 2.14.1; commit 1234567; its load not recorded (other work may have shared the machine)"
+    assert lines[2].startswith("# recipe: ")
+    assert [line.split(" | ")[3] for line in lines[3:18]] == [
         f"Test set: Average loss: 0.0200, Accuracy: {m['test_correct']}/10000 ({m['test_accuracy']:.2f}%)"
         for m in shown["epochs"]]
     assert lines[-1] == verdict.target_met(5000, shown["epochs"])[1]
@@ -406,12 +407,10 @@ def test_a_log_says_whether_its_run_had_the_machine_to_itself():
     assert evidence.shared_machine(run(2, 0.1, 2.1)) is False  # its own two threads
     assert evidence.shared_machine(run(1, 0.1, 2.0)) is True  # another run beside it
     assert evidence.shared_machine({"provenance": {"threads": 2}}) is None
-    assert run_log.load_line(run(2, 0.12, 3.4)) == ("# the machine's load (1-minute average): 0.12 at the start, 3.40 "
-                                                   "at the end, on 2 cores; at or over 2.75 (its 2 threads + 0.75), so "
-                                                   "other work shared the machine, and these seconds are longer than a "
-                                                   "run alone takes")
-    assert run_log.load_line(run(1, 1.97, 1.2)).endswith(  # the rule, where the logs show it
-        "on 2 cores; under 1.75 (its 1 thread + 0.75), so the run had the machine to itself")
+    assert run_log.load_clause(run(2, 0.12, 3.4)) == ("load 0.12 to 3.40 on 2 cores (at or over 2 threads + 0.75: "
+                                                     "other work shared the machine)")
+    assert run_log.load_clause(run(1, 1.97, 1.2)).endswith(  # the rule, where the logs show it
+        "on 2 cores (under 1 thread + 0.75: the machine to itself)")
 
 
 def test_a_sweeps_hold_rate_from_its_margins_goes_beside_k_of_n():
@@ -529,6 +528,9 @@ def test_the_reference_is_cited_by_its_title_and_its_own_figures():
     assert "its net has 6,136 parameters, and its one run held 99.40–99.43% from epoch 9 to 15" in text
     assert "(the lowest of its last 5: 99.40%, a margin of 0 images)" in text
     assert "held on 1/2 (9–91%) of its fresh seeds 8001–8002" in text
+    row = report.results_table({}, fresh).splitlines()[-1]  # beside the experiments on the README's first screen
+    assert row.startswith("| [the write-up's net](docs/frontier.md#the-net-to-beat), with model3's recipe | "
+                          "6,136 | 1 | 1/2 (9–91%) | ") and row.endswith(" | 99.31 (seed 8002) |")
 
 
 def test_how_long_a_run_takes_comes_from_runs_that_had_their_machine_to_themselves(tmp_path):

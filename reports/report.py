@@ -106,7 +106,7 @@ def results_table(runs, trials=()):
     fresh = sorted((r for r in trials if r["variant"] == REFERENCE["variant"] and is_fresh(r)), key=lambda r: r["seed"])
     if fresh:
         lowest, worst = [r["min_last"] for r in fresh], min(fresh, key=lambda r: r["min_last"])
-        lines.append(f"| [the write-up's net](docs/frontier.md#the-net-to-beat), with model3's recipe | "
+        lines.append(f"| [the course write-up's net](docs/frontier.md#the-net-to-beat), model3's recipe | "
                      f"{REFERENCE['params']:,} | 1 | {held(lowest)} | {fitted(lowest)} | "
                      f"{worst['min_last']:.2f} (seed {worst['seed']}) |")
     return "\n".join(lines)
@@ -223,8 +223,9 @@ def alone_words(plain, root):
     """The README's sentence on what the model files alone reach, by the plain loop, beside the table."""
     held_by = [f"{model} on {sum(r['target_met'] for r in rows)}/{len(rows)}" for model in MODELS
                if (rows := alone_rows(plain, model, root))]
-    return prose(f"Trained alone by a plain loop, without its RECIPE, a model file held on far fewer fresh seeds: "
-                 f"{', '.join(held_by)} ([the table](docs/trials.md#what-the-file-alone-gives)).") if held_by else ""
+    return prose(f"Copied alone and trained by a plain loop that ignores its RECIPE, a model file held on far fewer "
+                 f"fresh seeds: {', '.join(held_by)} ([the table](docs/trials.md#what-the-file-alone-gives)).") \
+        if held_by else ""
 
 
 def alone_table(runs, plain, root):

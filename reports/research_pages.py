@@ -220,9 +220,10 @@ def lever_rows(trials):
     tuning = [r for r in trials if not is_fresh(r)]
     nets = {name: next(r for r in tuning if r["variant"] == name) for name in LEVER_NETS
             if any(r["variant"] == name for r in tuning)}
-    lowest = {}
+    lowest, seconds = {}, {}
     for r in tuning:
         lowest.setdefault((r["variant"], trial_cpu(r)), {})[r["seed"]] = r["min_last"]
+        seconds.setdefault((r["variant"], trial_cpu(r)), {})[r["seed"]] = r.get("seconds_per_epoch")
     rows, apart = [], []
     for (variant, cpu), seeds in lowest.items():
         first = next(r for r in tuning if r["variant"] == variant)
@@ -240,9 +241,17 @@ def lever_rows(trials):
         fresh = dict(sorted((r["seed"], r["min_last"]) for r in trials if r["variant"] == variant and is_fresh(r)))
         rows.append({"lever": variant, "changes": changes, "net": parent, "params": nets[parent]["params"],
                      "cpu": cpu, "seeds": common, "mean": statistics.fmean(seeds[s] for s in common),
-                     "yardstick": statistics.fmean(base[s] for s in common), "fresh": fresh})
+                     "yardstick": statistics.fmean(base[s] for s in common), "fresh": fresh,
+                     "seconds": mean_seconds(seconds[variant, cpu], common),
+                     "yardstick_seconds": mean_seconds(seconds[parent, cpu], common)})
     rows.sort(key=lambda row: (LEVER_NETS.index(row["net"]), row["yardstick"] - row["mean"], row["lever"]))
     return rows, sorted(set(apart) - {row["lever"] for row in rows})
+
+
+def mean_seconds(by_seed, seeds):
+    """The mean seconds an epoch over `seeds`, or None where a line does not record them."""
+    values = [by_seed.get(seed) for seed in seeds]
+    return statistics.fmean(values) if values and None not in values else None
 
 
 def lever_verdict(row):
@@ -260,11 +269,13 @@ def levers_table(trials):
     levers that could not be set against their yardstick."""
     rows, apart = lever_rows(trials)
     lines = [("| lever: what it changes | net (its yardstick) | seeds, CPU type | mean against the yardstick | "
-             "verdict |"), "| --- | --- | --- | --- | --- |"]
+             "seconds an epoch (the yardstick's) | verdict |"), "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
+        time = "not recorded" if None in (row["seconds"], row["yardstick_seconds"]) else \
+            f"{row['seconds']:.1f} ({row['yardstick_seconds']:.1f})"
         lines.append(f"| {row['lever']}: {', '.join(row['changes'])} | {row['net']} ({row['params']:,}) | "
                      f"{seed_text(row['seeds'])}, {row['cpu']} | {row['mean'] - row['yardstick']:+.3f} "
-                     f"({row['mean']:.3f} against {row['yardstick']:.3f}) | {lever_verdict(row)} |")
+                     f"({row['mean']:.3f} against {row['yardstick']:.3f}) | {time} | {lever_verdict(row)} |")
     if apart:
         lines += ["", (f"Not set against their yardstick (it ran on none of their seeds on their CPU type, or "
                       f"their CPU type is not recorded): {', '.join(apart)}.")]

@@ -314,10 +314,10 @@ def test_trial_tables_and_the_frontier(tmp_path):
         assert (root / "assets" / name).read_bytes().startswith(PNG_MAGIC), name
 
 
-def lever_trial(variant, seed, lowest, cpu="A", spec="8k,P,10", params=3918, **recipe):
+def lever_trial(variant, seed, lowest, cpu="A", spec="8k,P,10", params=3918, seconds=10.0, **recipe):
     """A tuning trial of the frontier with its own spec and recipe changes."""
     row = fake_trial(variant, "frontier", seed, params, [lowest] * 5, cpu=cpu)
-    return {**row, "spec": spec, "recipe": {**row["recipe"], **recipe}}
+    return {**row, "spec": spec, "recipe": {**row["recipe"], **recipe}, "seconds_per_epoch": seconds}
 
 
 def test_a_lever_on_the_shifted_net_stands_against_the_shifted_net():
@@ -339,7 +339,7 @@ def test_each_lever_stands_against_its_yardstick_on_the_same_seeds_and_cpu_type(
     ran only where its yardstick did not is named apart."""
     yard, padded = research_pages.LEVER_NETS[:2]
     trials = [lever_trial(yard, seed, 99.40) for seed in (1, 2, 3)] + [lever_trial(yard, 1, 99.30, cpu="B")]
-    trials += [lever_trial("decay", seed, 99.46, weight_decay=1e-4) for seed in (1, 2, 3)]  # +0.06 on A
+    trials += [lever_trial("decay", seed, 99.46, seconds=18 + seed, weight_decay=1e-4) for seed in (1, 2, 3)]
     trials += [lever_trial("decay", seed, 99.20, cpu="B", weight_decay=1e-4) for seed in (1, 2)]  # B ran seed 1 only
     trials += [lever_trial("deskewed", seed, 99.42, spec="deskew:8k,P,10") for seed in (1, 2, 9601)]
     trials += [lever_trial(padded, seed, 99.33, spec="8k,P,8p,8", params=3932) for seed in (1, 2, 3)]
@@ -348,13 +348,16 @@ def test_each_lever_stands_against_its_yardstick_on_the_same_seeds_and_cpu_type(
                lever_trial("elsewhere", 1, 99.50, cpu="C", lr=0.2)]
     lines = research_pages.levers_table(trials).splitlines()
     assert lines[2:7] == [
-        f"| decay: `weight_decay=0.0001` | {yard} (3,918) | 1–3, A | +0.060 (99.460 against 99.400) | helps |",
+        (f"| decay: `weight_decay=0.0001` | {yard} (3,918) | 1–3, A | +0.060 (99.460 against 99.400) | "
+         f"20.0 (10.0) | helps |"),  # +0.06 on A, at twice the time an epoch
         (f"| deskewed: layers `deskew:8k,P,10` | {yard} (3,918) | 1–2, A | +0.020 (99.420 against 99.400) | "
-        f"no clear change; fresh seeds 9601: 1/1 (21–100%) |"),
-        f"| {padded}: layers `8k,P,8p,8` | {yard} (3,918) | 1–3, A | -0.070 (99.330 against 99.400) | hurts |",
-        f"| decay: `weight_decay=0.0001` | {yard} (3,918) | 1, B | -0.100 (99.200 against 99.300) | hurts |",
+         f"10.0 (10.0) | no clear change; fresh seeds 9601: 1/1 (21–100%) |"),
+        (f"| {padded}: layers `8k,P,8p,8` | {yard} (3,918) | 1–3, A | -0.070 (99.330 against 99.400) | "
+         f"10.0 (10.0) | hurts |"),
+        (f"| decay: `weight_decay=0.0001` | {yard} (3,918) | 1, B | -0.100 (99.200 against 99.300) | "
+         f"10.0 (10.0) | hurts |"),
         (f"| shortcut: layers `8k,P,8a,8` | {padded} (3,932) | 1–3, A | +0.020 (99.350 against 99.330) | "
-        f"no clear change |")]  # the shortcuts change the padded net, whose layers they share most
+         f"10.0 (10.0) | no clear change |")]  # the shortcuts change the padded net, whose layers they share most
     assert lines[7:] == ["", ("Not set against their yardstick (it ran on none of their seeds on their CPU type, or "
                              "their CPU type is not recorded): elsewhere.")]
 
@@ -529,7 +532,7 @@ def test_the_reference_is_cited_by_its_title_and_its_own_figures():
     assert "(the lowest of its last 5: 99.40%, a margin of 0 images)" in text
     assert "held on 1/2 (9–91%) of its fresh seeds 8001–8002" in text
     row = report.results_table({}, fresh).splitlines()[-1]  # beside the experiments on the README's first screen
-    assert row.startswith("| [the write-up's net](docs/frontier.md#the-net-to-beat), with model3's recipe | "
+    assert row.startswith("| [the course write-up's net](docs/frontier.md#the-net-to-beat), model3's recipe | "
                           "6,136 | 1 | 1/2 (9–91%) | ") and row.endswith(" | 99.31 (seed 8002) |")
 
 

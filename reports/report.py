@@ -53,7 +53,7 @@ from trainer.verdict import LAST_EPOCHS, accuracy_holds, min_last
 
 # The search's results files in results/, each with the screens and fresh sweeps of its own rule (a fifth push
 # file apart, since its rule fixed its own CPU type); results/search-again.jsonl holds trials run again elsewhere.
-TRIAL_FILES = ("search.jsonl", "fifth-push.jsonl", "sixth-push.jsonl")
+TRIAL_FILES = ("search.jsonl", "fifth-push.jsonl", "sixth-push.jsonl", "seventh-push.jsonl")
 # The write-up this project grew from, as far as it identifies itself (its title; it names no author, date or
 # address): its best net's parameter count and the test accuracy of each of its 15 epochs, from its section
 # "Model3" (its log counts epochs from 0) and its "Best Model Architecture".

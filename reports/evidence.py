@@ -260,21 +260,28 @@ def teacher_text(path):
             f"epoch, {saved['train_seconds'] / 60:.1f} minutes of training on one thread of {saved['device_name']})")
 
 
+def schedule_text(r):
+    """A complete recipe's schedule in a few words."""
+    if r["schedule"] == "multistep":
+        return f"steps after {','.join(map(str, r['milestones']))}"
+    if r["schedule"] == "cosine" and r["warmup"]:
+        end = f" by epoch {r['anneal_end']}" if r["anneal_end"] is not None else ""
+        return f"one-cycle ({r['warmup']} warm-up, cosine to {r['floor']:g}{end})"
+    if r["schedule"] == "piecewise":
+        return "piecewise " + " ".join(f"{f:g}@{e:g}" for e, f in r["points"])
+    return r["schedule"]
+
+
 def describe_recipe(recipe):
     """One line a reader can take in: schedule, rate, batch, regularization, augmentation, a teacher."""
     r = complete(recipe)
-    if r["schedule"] == "multistep":
-        schedule = f"steps after {','.join(map(str, r['milestones']))}"
-    elif r["schedule"] == "cosine" and r["warmup"]:
-        end = f" by epoch {r['anneal_end']}" if r["anneal_end"] is not None else ""
-        schedule = f"one-cycle ({r['warmup']} warm-up, cosine to {r['floor']:g}{end})"
-    elif r["schedule"] == "piecewise":
-        schedule = "piecewise " + " ".join(f"{f:g}@{e:g}" for e, f in r["points"])
-    else:
-        schedule = r["schedule"]
-    parts = [schedule, f"lr {r['lr']}", f"batch {r['batch_size']}", f"weight decay {r['weight_decay']:g}"]
+    parts = [schedule_text(r), f"lr {r['lr']}", f"batch {r['batch_size']}", f"weight decay {r['weight_decay']:g}"]
     if r["momentum"] != SCHEMA["momentum"][0]:
         parts.append(f"momentum {r['momentum']:g}")
+    if r["optimizer"] == "muon":
+        parts.append(f"Muon for the inner convs (rate {r['muon_lr']:g}, momentum {r['muon_momentum']:g})")
+    if r["sam_rho"]:
+        parts.append(f"SAM (rho {r['sam_rho']:g}, two passes a step)")
     if r["label_smoothing"]:
         parts.append(f"smoothing {r['label_smoothing']}")
     if r["ema"]:

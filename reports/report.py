@@ -43,7 +43,7 @@ from reports.evidence import (
     todays_net,
 )
 from reports.hold_rates import fitted_hold_rate, margin, wilson
-from reports.research_pages import all_sweeps, frontier_blocks, sweep_passes, trials_blocks
+from reports.research_pages import all_sweeps, frontier_blocks, sweep_passes, trials_blocks, trials_table
 from reports.run_log import log_block
 from reports.speed_page import GPU_GOALS, GPU_LOGS, device_of_log, speed_blocks
 from trainer import plots
@@ -54,6 +54,7 @@ from trainer.verdict import LAST_EPOCHS, accuracy_holds, min_last
 # The search's results files in results/, each with the screens and fresh sweeps of its own rule (a fifth push
 # file apart, since its rule fixed its own CPU type); results/search-again.jsonl holds trials run again elsewhere.
 TRIAL_FILES = ("search.jsonl", "fifth-push.jsonl", "sixth-push.jsonl", "seventh-push.jsonl")
+TUNING_FILE = "seventh-push-tuning.jsonl"  # the seventh push's tuning (seeds 11-13): trial tables, not levers
 # The write-up this project grew from, as far as it identifies itself (its title; it names no author, date or
 # address): its best net's parameter count and the test accuracy of each of its 15 epochs, from its section
 # "Model3" (its log counts epochs from 0) and its "Best Model Architecture".
@@ -448,11 +449,14 @@ def regenerate(results, root, data_dir=None, check=False):
     again = load_trials(results / "search-again.jsonl")
     others = [r for records in load_runs(results / "refactor-check" / "new").values() for r in records]
     plain = load_trials(results / "plain-loop.jsonl")
+    tuning = load_trials(results / TUNING_FILE)
     documents = {"README.md": readme_blocks(runs, root, results, trials, plain),
                  "docs/frontier.md": {**frontier_blocks(runs, trial_files, again, others),
                                       "single-pass": single_pass_text(runs, trials),
                                       "reference": reference_text(trials)},
-                 "docs/trials.md": {**trials_blocks(runs, trials + again, logged, root),
+                 "docs/history.md": {"seventh-tuning": trials_table(tuning, "frontier") if tuning else
+                                     "Not run yet."},
+                 "docs/trials.md": {**trials_blocks(runs, trials + again + tuning, logged, root),
                                     "alone": alone_table(runs, plain, root)},
                  "docs/speed.md": speed_blocks(runs, results, root)}
     documents.update({f"{model}.py": {"Result": docstring_result(model, runs, root, plain)} for model in MODELS

@@ -166,6 +166,7 @@ DOCUMENTS = {"README.md": (*README_BLOCKS, "model3-result", "model3-log"),
              "docs/frontier.md": ("frontier", "cross-cpu", "expect", "levers", "tuning-and-fresh", "single-pass",
                                   "reference"),
              "docs/trials.md": ("model3-sweeps", "alone", "trials-margin", "trials-frontier", "trials-frontier-cuda"),
+             "docs/history.md": ("seventh-tuning",),
              "docs/speed.md": ("gpu-sweeps",)}
 
 

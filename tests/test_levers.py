@@ -89,3 +89,14 @@ def test_a_run_with_muon_and_sam_resumes_to_the_same_numbers(tiny_mnist):
     resumed = engine.Training(Net, recipe, data, 5, QUIET).run(resume=saved[-1])
     assert without_seconds(resumed.metrics) == without_seconds(whole.metrics)
     assert saved[-1]["optimizer"]["param_groups"][1]["muon"] is True
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_on_cuda_sam_trains_eagerly_and_says_so(tiny_mnist, capsys):
+    recipe = complete({"epochs": 1, "batch_size": 64, "sam_rho": 0.05})
+    options = engine.Options(device=torch.device("cuda"), progress=False)
+    training = engine.Training(Net, recipe, load_mnist(tiny_mnist, download=False), 1, options)
+    assert training.step is None and "runs eagerly" in capsys.readouterr().out
+    assert engine.Training(Net, complete({"epochs": 1}), load_mnist(tiny_mnist, download=False), 1,
+                           options).step is not None  # without SAM, the captured step

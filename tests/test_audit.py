@@ -159,7 +159,23 @@ def test_the_trainers_refactor_changed_no_number():
             len(new[variant]["test_accuracy"]) == 15, variant
         hashes.add((old[variant]["code_sha256"], new[variant]["code_sha256"]))
     (before, after), = hashes  # one code on each side
-    assert before != after and provenance.EQUAL_NUMBERS == {before: after}
+    assert before != after and provenance.EQUAL_NUMBERS[before] == after
+
+
+def test_the_levers_keys_left_a_whole_run_as_it_was():
+    """results/refactor-check/levers: model4 seed 6601 on one thread, by the code before the seventh push's recipe
+    keys (the trainer check's new side) and after them, on one CPU type: every epoch equal, and the pair of hashes
+    is EQUAL_NUMBERS's second."""
+    check = ROOT / "results" / "refactor-check"
+    old, new = (json.loads((check / side / "model4-seed6601" / "metrics.json").read_text())
+                for side in ("trainer/new", "levers/new"))
+    assert new["provenance"]["git_commit"].startswith("02e980b") and not new["provenance"]["git_dirty"]
+    for key in ("threads", "device_name", "cpu_capability", "torch"):
+        assert old["provenance"][key] == new["provenance"][key], key
+    assert len(new["epochs"]) == 15 and without_seconds(old["epochs"]) == without_seconds(new["epochs"])
+    before, after = old["provenance"]["code_sha256"], new["provenance"]["code_sha256"]
+    assert before != after and provenance.EQUAL_NUMBERS[before] == after
+    assert provenance.same_code(next(iter(provenance.EQUAL_NUMBERS)), after)  # the first code's runs, by the chain
 
 
 def test_a_checkpoint_of_the_code_before_the_refactor_resumes_to_the_same_numbers():

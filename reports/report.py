@@ -84,6 +84,11 @@ def prose(text, indent=""):
     return textwrap.fill(text, 120, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
 
 
+def reference_fresh(trials):
+    """The reference write-up's net's runs on its fresh seeds under this protocol, in seed order."""
+    return sorted((r for r in trials if r["variant"] == REFERENCE["variant"] and is_fresh(r)), key=lambda r: r["seed"])
+
+
 def results_table(runs, trials=()):
     """Markdown, six columns: one row per experiment's current net (the net of its default run), from its fresh
     seeds on the CPU, or from its one run where it has no sweep; then the reference write-up's net, from its
@@ -104,7 +109,7 @@ def results_table(runs, trials=()):
             lines.append(f"| [{model}](#{model}) | {shown['params']:,} | {passes(shown)} | no sweep: seed "
                          f"{shown['seed']} {'held' if shown['target_met'] else 'missed'} | n/a | "
                          f"{min_last(shown['epochs']):.2f} (seed {shown['seed']}) |")
-    fresh = sorted((r for r in trials if r["variant"] == REFERENCE["variant"] and is_fresh(r)), key=lambda r: r["seed"])
+    fresh = reference_fresh(trials)
     if fresh:
         lowest, worst = [r["min_last"] for r in fresh], min(fresh, key=lambda r: r["min_last"])
         lines.append(f"| [the course write-up's net](docs/frontier.md#the-net-to-beat), model3's recipe | "
@@ -285,11 +290,11 @@ def reference_text(trials):
             f"parameters, and its one run held {min(accuracy[since - 1:]):.2f}–{max(accuracy[since - 1:]):.2f}% "
             f"from epoch {since} to {len(accuracy)} (the lowest of its last {LAST_EPOCHS}: {min(last):.2f}%, a margin "
             f"of {f'{lowest:+d}' if lowest else 0} images).")
-    fresh = [r for r in trials if r["variant"] == REFERENCE["variant"] and is_fresh(r)]
+    fresh = reference_fresh(trials)
     if fresh:
-        values = [r["min_last"] for r in sorted(fresh, key=lambda r: r["seed"])]
+        values = [r["min_last"] for r in fresh]
         text += (f" Here that net with model3's recipe (`{REFERENCE['variant']}`) held on {held(values)} of its "
-                 f"fresh seeds {seed_text(sorted(r['seed'] for r in fresh))}, and its hold rate from the margins is "
+                 f"fresh seeds {seed_text([r['seed'] for r in fresh])}, and its hold rate from the margins is "
                  f"{fitted(values)} ([by net size](#the-chance-of-holding-the-target-by-net-size)).")
     return prose(text)
 
